@@ -69,7 +69,12 @@ fn main() -> ExitCode {
 
 /// `outpost check FILE`: compile the config without starting anything.
 fn check(file: &std::path::Path) -> ExitCode {
-    match outpost_config::load_file(file) {
+    let checked = outpost_config::load_file(file).and_then(|c| {
+        outpost_proxy::validate(&c)
+            .map(|()| c)
+            .map_err(outpost_config::LoadError::Invalid)
+    });
+    match checked {
         Ok(config) => {
             println!(
                 "{}: ok ({} listeners, {} routes, {} pools)",

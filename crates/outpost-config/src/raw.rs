@@ -1,0 +1,147 @@
+//! The raw configuration schema: exactly what the TOML file may contain.
+//!
+//! Every struct denies unknown fields so a typo is an error, not a silently
+//! ignored key. Values stay as written (durations and sizes as strings or
+//! numbers); `compile` turns them into typed runtime values.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A duration as written: `"30s"`, `"250ms"`, `"5m"`, `"1h"`, or a number of seconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawDuration {
+    Seconds(u64),
+    Text(String),
+}
+
+/// A byte size as written: `"64KiB"`, `"1GiB"`, `"512"`, or a number of bytes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub workers: Option<usize>,
+    pub shutdown_timeout: Option<RawDuration>,
+    pub watch_config: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_connections: Option<usize>,
+    pub max_header_bytes: Option<RawSize>,
+    pub max_headers: Option<usize>,
+    pub max_uri_bytes: Option<RawSize>,
+    pub max_body_bytes: Option<RawSize>,
+    pub h2_max_concurrent_streams: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    pub header_read: Option<RawDuration>,
+    pub idle: Option<RawDuration>,
+    pub connect: Option<RawDuration>,
+    pub upstream_response: Option<RawDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    pub name: String,
+    pub address: String,
+    pub tls: Option<RawListenerTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListenerTls {
+    pub certificates: Vec<RawCertPair>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCertPair {
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPool {
+    pub name: String,
+    pub origins: Vec<String>,
+    pub tls: Option<RawUpstreamTls>,
+    /// `"http1"` (default), `"http2"` (prior knowledge on cleartext, ALPN on TLS), or `"auto"` (ALPN, TLS only).
+    pub protocol: Option<String>,
+    pub max_idle_per_origin: Option<usize>,
+    pub idle_timeout: Option<RawDuration>,
+    pub connect_timeout: Option<RawDuration>,
+    pub response_timeout: Option<RawDuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamTls {
+    pub sni: Option<String>,
+    pub ca: Option<String>,
+    pub verify: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub name: String,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    pub path_exact: Option<String>,
+    pub path_prefix: Option<String>,
+    pub path_regex: Option<String>,
+    pub methods: Option<Vec<String>>,
+    pub listeners: Option<Vec<String>>,
+    pub pool: Option<String>,
+    #[serde(rename = "static")]
+    pub static_files: Option<RawStatic>,
+    pub respond: Option<RawRespond>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatic {
+    pub root: String,
+    pub index: Option<Vec<String>>,
+    pub strip_prefix: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRespond {
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessLog {
+    pub enabled: Option<bool>,
+    pub path: Option<String>,
+    pub buffer: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub enabled: Option<bool>,
+    pub address: Option<String>,
+    pub token: Option<String>,
+    pub token_env: Option<String>,
+}

@@ -1,0 +1,171 @@
+//! The data path's one error type and the one place errors become responses.
+//!
+//! Every phase returns `ProxyError { kind, side }`. The status code, whether a
+//! retry is safe and the access-log `error` field all derive from the kind; the
+//! client never sees internal error text (pingora's error model).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::body::OutBody;
+
+/// Which side of the proxy caused a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The client: a bad or oversized request.
+    Downstream,
+    /// The origin: refused, slow, or broken.
+    Upstream,
+    /// Outpost itself.
+    Internal,
+}
+
+/// What went wrong, precisely enough to choose a status and a retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Malformed request the parser accepted but the pipeline cannot use.
+    BadRequest,
+    /// Request target longer than `limits.max_uri_bytes`.
+    UriTooLong,
+    /// Request body longer than `limits.max_body_bytes`.
+    BodyTooLarge,
+    /// The client went away or sent a broken body while we were forwarding it.
+    ClientBody,
+    /// No route matches host, path and method.
+    NoRoute,
+    /// TCP connect to the origin failed (refused, unreachable, DNS).
+    ConnectFailed,
+    /// TCP or TLS connect to the origin took longer than the connect timeout.
+    ConnectTimeout,
+    /// TLS handshake with the origin failed (certificate, protocol).
+    UpstreamTls,
+    /// The origin did not send a response head within the response timeout.
+    ResponseTimeout,
+    /// The origin closed or reset the connection, or sent a malformed response.
+    UpstreamProtocol,
+    /// A bug or resource failure inside Outpost.
+    Internal,
+}
+
+/// A failure in one phase of the request pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyError {
+    pub kind: ErrorKind,
+    pub side: Side,
+}
+
+impl ErrorKind {
+    pub fn side(self) -> Side {
+        use ErrorKind::*;
+        match self {
+            BadRequest | UriTooLong | BodyTooLarge | ClientBody | NoRoute => Side::Downstream,
+            ConnectFailed | ConnectTimeout | UpstreamTls | ResponseTimeout | UpstreamProtocol => {
+                Side::Upstream
+            }
+            Internal => Side::Internal,
+        }
+    }
+
+    /// Safe to try another origin: nothing reached the origin's application.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::ConnectFailed | ErrorKind::ConnectTimeout | ErrorKind::UpstreamTls
+        )
+    }
+
+    pub fn status(self) -> StatusCode {
+        use ErrorKind::*;
+        match self {
+            BadRequest | ClientBody => StatusCode::BAD_REQUEST,
+            UriTooLong => StatusCode::URI_TOO_LONG,
+            BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            NoRoute => StatusCode::NOT_FOUND,
+            ConnectFailed | UpstreamTls | UpstreamProtocol => StatusCode::BAD_GATEWAY,
+            ConnectTimeout | ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable name used in the access log `error` field and metric labels.
+    pub fn as_str(self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            BadRequest => "bad_request",
+            UriTooLong => "uri_too_long",
+            BodyTooLarge => "body_too_large",
+            ClientBody => "client_body",
+            NoRoute => "no_route",
+            ConnectFailed => "upstream_connect",
+            ConnectTimeout => "upstream_connect_timeout",
+            UpstreamTls => "upstream_tls",
+            ResponseTimeout => "upstream_timeout",
+            UpstreamProtocol => "upstream_protocol",
+            Internal => "internal",
+        }
+    }
+}
+
+impl From<ErrorKind> for ProxyError {
+    fn from(kind: ErrorKind) -> Self {
+        ProxyError {
+            kind,
+            side: kind.side(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind.as_str())
+    }
+}
+
+impl std::error::Error for ProxyError {}
+
+/// The only function that turns an error into a client response. The body is a
+/// short fixed text per status; internal details stay in logs and metrics.
+pub fn error_response(err: ProxyError) -> Response<OutBody> {
+    let status = err.kind.status();
+    let text = format!(
+        "{} {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let mut resp = Response::new(OutBody::full(Bytes::from(text)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if err.side == Side::Downstream && status != StatusCode::NOT_FOUND {
+        // The request stream may be in an unknown state; do not reuse the connection.
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_come_from_kind() {
+        assert_eq!(ErrorKind::ConnectFailed.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            ErrorKind::ResponseTimeout.status(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            ErrorKind::BodyTooLarge.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert!(ErrorKind::ConnectFailed.retryable());
+        assert!(!ErrorKind::ResponseTimeout.retryable());
+        let r = error_response(ErrorKind::UriTooLong.into());
+        assert_eq!(r.status(), StatusCode::URI_TOO_LONG);
+        assert_eq!(r.headers()[header::CONNECTION], "close");
+    }
+}

@@ -1,0 +1,236 @@
+//! Every Prometheus metric Outpost exports, named in one place. Metrics live for
+//! the whole process (across reloads); per-route handles are resolved once per
+//! config so the hot path only touches atomics.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamErrorLabels {
+    pub pool: String,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabel {
+    pub listener: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
+}
+
+/// Label value for requests that matched no route.
+pub const NO_ROUTE: &str = "_none";
+
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    bytes_in: Family<RouteLabel, Counter>,
+    bytes_out: Family<RouteLabel, Counter>,
+    upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    connections_open: Family<ListenerLabel, Gauge>,
+    connections_total: Family<ListenerLabel, Counter>,
+    pub connections_rejected: Counter,
+    pub access_log_dropped: Counter,
+    pub access_log_write_errors: Counter,
+    reloads: Family<ResultLabel, Counter>,
+    pub config_generation: Gauge,
+}
+
+/// The handles one route updates per request.
+#[derive(Clone)]
+pub struct RouteMetrics {
+    by_class: [Counter; 5],
+    duration: Histogram,
+    bytes_in: Counter,
+    bytes_out: Counter,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms .. ~16 s, doubling.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let m = Metrics {
+            registry: Mutex::new(Registry::with_prefix("outpost")),
+            requests: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+            bytes_in: Family::default(),
+            bytes_out: Family::default(),
+            upstream_errors: Family::default(),
+            connections_open: Family::default(),
+            connections_total: Family::default(),
+            connections_rejected: Counter::default(),
+            access_log_dropped: Counter::default(),
+            access_log_write_errors: Counter::default(),
+            reloads: Family::default(),
+            config_generation: Gauge::default(),
+        };
+        m.register();
+        m
+    }
+
+    fn register(&self) {
+        let Ok(mut r) = self.registry.lock() else {
+            return;
+        };
+        r.register(
+            "requests",
+            "Requests answered, by route and status class",
+            self.requests.clone(),
+        );
+        r.register(
+            "request_duration_seconds",
+            "Time from request head to last response byte, by route",
+            self.duration.clone(),
+        );
+        r.register(
+            "request_body_bytes",
+            "Request body bytes received, by route",
+            self.bytes_in.clone(),
+        );
+        r.register(
+            "response_body_bytes",
+            "Response body bytes sent, by route",
+            self.bytes_out.clone(),
+        );
+        r.register(
+            "upstream_errors",
+            "Failed origin exchanges, by pool and kind",
+            self.upstream_errors.clone(),
+        );
+        r.register(
+            "connections_open",
+            "Open downstream connections, by listener",
+            self.connections_open.clone(),
+        );
+        r.register(
+            "connections",
+            "Downstream connections accepted, by listener",
+            self.connections_total.clone(),
+        );
+        r.register(
+            "connections_rejected",
+            "Connections closed at accept because limits.max_connections was reached",
+            self.connections_rejected.clone(),
+        );
+        r.register(
+            "access_log_dropped",
+            "Access-log records dropped because the buffer was full",
+            self.access_log_dropped.clone(),
+        );
+        r.register(
+            "access_log_write_errors",
+            "Access-log writes that failed",
+            self.access_log_write_errors.clone(),
+        );
+        r.register(
+            "config_reloads",
+            "Config reload attempts, by result",
+            self.reloads.clone(),
+        );
+        r.register(
+            "config_generation",
+            "Generation number of the running config (1 = first)",
+            self.config_generation.clone(),
+        );
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Ok(r) = self.registry.lock() {
+            // Writing into a String cannot fail.
+            let _ = prometheus_client::encoding::text::encode(&mut out, &r);
+        }
+        out
+    }
+
+    pub fn route(&self, route: &str) -> RouteMetrics {
+        let label = RouteLabel {
+            route: route.to_string(),
+        };
+        RouteMetrics {
+            by_class: CLASSES.map(|class| {
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        route: route.to_string(),
+                        class,
+                    })
+                    .clone()
+            }),
+            duration: self.duration.get_or_create(&label).clone(),
+            bytes_in: self.bytes_in.get_or_create(&label).clone(),
+            bytes_out: self.bytes_out.get_or_create(&label).clone(),
+        }
+    }
+
+    pub fn upstream_error(&self, pool: &str, kind: &'static str) {
+        self.upstream_errors
+            .get_or_create(&UpstreamErrorLabels {
+                pool: pool.to_string(),
+                kind,
+            })
+            .inc();
+    }
+
+    pub fn listener(&self, name: &str) -> (Gauge, Counter) {
+        let l = ListenerLabel {
+            listener: name.to_string(),
+        };
+        (
+            self.connections_open.get_or_create(&l).clone(),
+            self.connections_total.get_or_create(&l).clone(),
+        )
+    }
+
+    pub fn reload(&self, ok: bool) {
+        self.reloads
+            .get_or_create(&ResultLabel {
+                result: if ok { "ok" } else { "rejected" },
+            })
+            .inc();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RouteMetrics {
+    pub fn observe(&self, status: u16, seconds: f64, bytes_in: u64, bytes_out: u64) {
+        let class = (status / 100).clamp(1, 5) as usize - 1;
+        self.by_class[class].inc();
+        self.duration.observe(seconds);
+        if bytes_in > 0 {
+            self.bytes_in.inc_by(bytes_in);
+        }
+        self.bytes_out.inc_by(bytes_out);
+    }
+}

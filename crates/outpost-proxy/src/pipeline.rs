@@ -1,0 +1,223 @@
+//! The request pipeline: the orchestrator holds only phase calls and their
+//! error branches (see docs/phases.md). Phases: read checks, route, (security,
+//! edge logic and cache come with their issues), origin (built-in or upstream),
+//! response, log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Instant, SystemTime};
+
+use http::{HeaderValue, Request, Response, Version, header};
+use hyper::body::Incoming;
+use outpost_config::RouteAction;
+use outpost_logs::record::{AccessRecord, format_rfc3339_millis};
+
+use crate::body::{CountedBody, OutBody};
+use crate::error::{ErrorKind, ProxyError, error_response};
+use crate::headers;
+use crate::observe::Pending;
+use crate::router::normalize_host;
+use crate::runtime::Runtime;
+use crate::{proxy, static_files};
+
+/// What the pipeline knows about the connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub listener: Arc<str>,
+    pub peer: SocketAddr,
+    /// `TLSv1.2` / `TLSv1.3` on TLS listeners.
+    pub tls_version: Option<&'static str>,
+}
+
+/// Facts gathered while the request passes the phases, for the log phase.
+pub struct Outcome {
+    pub route: Option<usize>,
+    pub upstream_addr: Option<String>,
+    pub upstream_ms: Option<f64>,
+    pub error: Option<ErrorKind>,
+}
+
+/// Runs one request through every phase and returns the response to send.
+pub async fn handle(
+    mut req: Request<Incoming>,
+    conn: &ConnInfo,
+    rt: Arc<Runtime>,
+) -> Response<CountedBody> {
+    let start = Instant::now();
+    let started_at = SystemTime::now();
+    let request_id = headers::request_id(req.headers_mut());
+    let host = request_host(&req);
+    let record = rt
+        .logger
+        .as_ref()
+        .map(|_| begin_record(&req, conn, &host, &request_id, started_at));
+    let bytes_in = Arc::new(AtomicU64::new(0));
+    let mut outcome = Outcome {
+        route: None,
+        upstream_addr: None,
+        upstream_ms: None,
+        error: None,
+    };
+
+    let mut resp = match run_phases(req, conn, &rt, &host, &bytes_in, &mut outcome).await {
+        Ok(r) => r,
+        Err(e) => {
+            outcome.error = Some(e.kind);
+            error_response(e)
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(headers::X_REQUEST_ID.clone(), v);
+    }
+    finish(resp, &rt, outcome, record, start, bytes_in)
+}
+
+async fn run_phases(
+    req: Request<Incoming>,
+    conn: &ConnInfo,
+    rt: &Runtime,
+    host: &str,
+    bytes_in: &Arc<AtomicU64>,
+    outcome: &mut Outcome,
+) -> Result<Response<OutBody>, ProxyError> {
+    check_limits(&req, rt)?;
+    let route = rt
+        .router
+        .find(&conn.listener, host, req.method(), req.uri().path())
+        .ok_or(ErrorKind::NoRoute)?;
+    outcome.route = Some(route);
+    match &rt.routes[route].action {
+        RouteAction::Respond(fixed) => Ok(respond(fixed)),
+        RouteAction::Static(site) => {
+            let q = req.uri().query();
+            Ok(static_files::serve(site, req.method(), req.uri().path(), q, req.headers()).await)
+        }
+        RouteAction::Pool(i) => {
+            let ctx = proxy::ForwardCtx {
+                conn,
+                host,
+                limits: &rt.config.limits,
+                bytes_in: bytes_in.clone(),
+            };
+            proxy::forward(req, &rt.pools[*i], &ctx, outcome, &rt.metrics).await
+        }
+    }
+}
+
+/// Phase 2 (read) checks hyper does not make: URI length, declared body size
+/// and a Host on HTTP/1.1.
+fn check_limits(req: &Request<Incoming>, rt: &Runtime) -> Result<(), ProxyError> {
+    let limits = &rt.config.limits;
+    let target_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_len > limits.max_uri_bytes {
+        return Err(ErrorKind::UriTooLong.into());
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes) {
+        return Err(ErrorKind::BodyTooLarge.into());
+    }
+    if req.version() == Version::HTTP_11
+        && !req.headers().contains_key(header::HOST)
+        && req.uri().authority().is_none()
+    {
+        return Err(ErrorKind::BadRequest.into());
+    }
+    Ok(())
+}
+
+/// The host a request is for: `:authority` (HTTP/2) or `Host`, normalized.
+fn request_host(req: &Request<Incoming>) -> String {
+    if let Some(a) = req.uri().authority() {
+        return normalize_host(a.as_str());
+    }
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(normalize_host)
+        .unwrap_or_default()
+}
+
+fn respond(fixed: &outpost_config::FixedResponse) -> Response<OutBody> {
+    let mut r = Response::new(OutBody::full(fixed.body.clone()));
+    *r.status_mut() = fixed.status;
+    for (k, v) in &fixed.headers {
+        if let (Ok(k), Ok(v)) = (
+            header::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
+}
+
+fn begin_record(
+    req: &Request<Incoming>,
+    conn: &ConnInfo,
+    host: &str,
+    request_id: &str,
+    at: SystemTime,
+) -> Box<AccessRecord> {
+    let h = req.headers();
+    let text = |name: header::HeaderName| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Box::new(AccessRecord {
+        ts: format_rfc3339_millis(at),
+        listener: conn.listener.to_string(),
+        client_ip: conn.peer.ip().to_canonical().to_string(),
+        client_port: conn.peer.port(),
+        method: req.method().as_str().to_string(),
+        scheme: if conn.tls_version.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+        .to_string(),
+        host: host.to_string(),
+        path: req.uri().path().to_string(),
+        query: req.uri().query().map(str::to_string),
+        http_version: format!("{:?}", req.version()),
+        tls_version: conn.tls_version.map(str::to_string),
+        request_id: request_id.to_string(),
+        user_agent: text(header::USER_AGENT),
+        referer: text(header::REFERER),
+        ..Default::default()
+    })
+}
+
+/// Phase 8/9: wraps the response body so the log record and metrics complete
+/// when the last byte is sent (or the client goes away).
+fn finish(
+    resp: Response<OutBody>,
+    rt: &Runtime,
+    outcome: Outcome,
+    record: Option<Box<AccessRecord>>,
+    start: Instant,
+    bytes_in: Arc<AtomicU64>,
+) -> Response<CountedBody> {
+    let status = resp.status();
+    let route = outcome.route.map(|i| &rt.routes[i]);
+    let metrics = route.map_or_else(|| rt.no_route.clone(), |r| r.metrics.clone());
+    let record = record.zip(rt.logger.clone()).map(|(mut rec, logger)| {
+        rec.route = route.map(|r| r.name.to_string());
+        rec.upstream_addr = outcome.upstream_addr;
+        rec.upstream_ms = outcome.upstream_ms;
+        rec.error = outcome.error.map(|k| k.as_str().to_string());
+        (rec, logger)
+    });
+    let pending = Pending {
+        start,
+        status: status.as_u16(),
+        bytes_in,
+        metrics,
+        record,
+    };
+    resp.map(|b| CountedBody::new(b, Some(pending)))
+}

@@ -1,0 +1,111 @@
+//! A config compiled into everything the data path needs: router, route
+//! handles, upstream pools, TLS server configs and the access logger. A new
+//! `Runtime` is built for every accepted config and swapped in atomically;
+//! requests keep the `Arc<Runtime>` they started with. Pools and the access
+//! logger are carried over from the previous runtime when their config is
+//! unchanged, so keep-alive connections and the log file survive reloads.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use outpost_config::{Config, ConfigError, RouteAction};
+use rustls::ServerConfig;
+
+use crate::access_log::AccessLogger;
+use crate::metrics::{Metrics, NO_ROUTE, RouteMetrics};
+use crate::router::Router;
+use crate::upstream::UpstreamPool;
+
+pub struct Runtime {
+    /// 1 for the first config, +1 per accepted reload.
+    pub generation: u64,
+    pub config: Config,
+    pub router: Router,
+    pub routes: Vec<RouteRuntime>,
+    pub pools: Vec<Arc<UpstreamPool>>,
+    /// TLS server configs by listener name.
+    pub tls: HashMap<String, Arc<ServerConfig>>,
+    pub logger: Option<AccessLogger>,
+    pub no_route: RouteMetrics,
+    pub metrics: Arc<Metrics>,
+}
+
+pub struct RouteRuntime {
+    pub name: Arc<str>,
+    pub action: RouteAction,
+    pub metrics: RouteMetrics,
+}
+
+impl Runtime {
+    /// Builds a runtime, reusing `prev`'s pools and logger where unchanged.
+    /// Errors are located like config errors (`listeners[1].tls...`).
+    pub fn build(
+        config: Config,
+        prev: Option<&Runtime>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Runtime, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut tls = HashMap::new();
+        for (i, l) in config.listeners.iter().enumerate() {
+            if let Some(t) = &l.tls {
+                match crate::tls::server_config(t, &format!("listeners[{i}].tls")) {
+                    Ok(sc) => {
+                        tls.insert(l.name.clone(), sc);
+                    }
+                    Err(e) => errors.extend(e),
+                }
+            }
+        }
+        let mut pools = Vec::new();
+        for (i, p) in config.pools.iter().enumerate() {
+            let reused = prev.and_then(|r| r.pools.iter().find(|old| old.config == *p).cloned());
+            match reused.map(Ok).unwrap_or_else(|| UpstreamPool::new(p)) {
+                Ok(pool) => pools.push(pool),
+                Err(m) => errors.push(ConfigError::new(format!("pools[{i}]"), m)),
+            }
+        }
+        let logger = if config.access_log.enabled {
+            match prev
+                .and_then(|r| r.logger.as_ref())
+                .filter(|l| l.config == config.access_log)
+            {
+                Some(l) => Some(l.clone()),
+                None => match AccessLogger::start(&config.access_log, metrics.clone()) {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        errors.push(ConfigError::new(
+                            "access_log.path",
+                            format!("cannot open access log: {e}"),
+                        ));
+                        None
+                    }
+                },
+            }
+        } else {
+            None
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| RouteRuntime {
+                name: Arc::from(r.name.as_str()),
+                action: r.action.clone(),
+                metrics: metrics.route(&r.name),
+            })
+            .collect();
+        Ok(Runtime {
+            generation: prev.map_or(1, |p| p.generation + 1),
+            router: Router::new(&config.routes),
+            routes,
+            pools,
+            tls,
+            logger,
+            no_route: metrics.route(NO_ROUTE),
+            metrics,
+            config,
+        })
+    }
+}
