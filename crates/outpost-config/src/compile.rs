@@ -64,7 +64,7 @@ impl Ctx<'_> {
                     (true, false) => inner,
                     (false, false) => format!("{path}.{inner}").replace(".[", "["),
                 };
-                self.err(full, e.into_inner().to_string());
+                self.err(full, e.into_inner().to_string().trim_end().to_string());
                 None
             }
         }

@@ -35,11 +35,11 @@ pub async fn serve(
     let Some(candidate) = map_path(&site.root, rel) else {
         return simple(StatusCode::BAD_REQUEST);
     };
-    let Some((file_path, meta)) = resolve(site, &candidate).await else {
+    let Some((file_path, meta, was_dir)) = resolve(site, &candidate).await else {
         return simple(StatusCode::NOT_FOUND);
     };
-    if meta.is_dir() {
-        if !path.ends_with('/') {
+    if was_dir && !path.ends_with('/') {
+        {
             let target = match query {
                 Some(q) => format!("{path}/?{q}"),
                 None => format!("{path}/"),
@@ -50,6 +50,8 @@ pub async fn serve(
             }
             return r;
         }
+    }
+    if meta.is_dir() {
         return simple(StatusCode::NOT_FOUND);
     }
     if !file_path.starts_with(&site.root) {
@@ -78,15 +80,18 @@ pub fn map_path(root: &Path, raw: &str) -> Option<PathBuf> {
 
 /// Canonicalizes the candidate (following symlinks) and, for directories, finds
 /// an index file. Returns `None` for missing files and for anything that
-/// resolves outside the root.
-async fn resolve(site: &StaticSite, candidate: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
+/// resolves outside the root; the flag says whether the candidate was a directory.
+async fn resolve(
+    site: &StaticSite,
+    candidate: &Path,
+) -> Option<(PathBuf, std::fs::Metadata, bool)> {
     let real = tokio::fs::canonicalize(candidate).await.ok()?;
     if !real.starts_with(&site.root) {
         return None;
     }
     let meta = tokio::fs::metadata(&real).await.ok()?;
     if !meta.is_dir() {
-        return Some((real, meta));
+        return Some((real, meta, false));
     }
     for name in &site.index {
         let idx = real.join(name);
@@ -95,10 +100,10 @@ async fn resolve(site: &StaticSite, candidate: &Path) -> Option<(PathBuf, std::f
             && let Ok(m) = tokio::fs::metadata(&ireal).await
             && m.is_file()
         {
-            return Some((ireal, m));
+            return Some((ireal, m, true));
         }
     }
-    Some((real, meta))
+    Some((real, meta, true))
 }
 
 async fn send_file(

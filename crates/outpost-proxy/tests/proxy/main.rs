@@ -1,0 +1,9 @@
+//! Integration tests for the data path, on real sockets bound to 127.0.0.1:0.
+
+mod basics;
+mod limits;
+mod reload;
+mod statics;
+mod streaming;
+mod tls;
+mod util;
