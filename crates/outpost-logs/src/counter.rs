@@ -112,12 +112,7 @@ impl Counter {
     }
 
     fn add_hashed(&mut self, key: &[u8], hash: u64, weight: u64, extra: u64, err: u64) {
-        let (entries, arena) = (&self.entries, &self.arena);
-        let found = self.table.find(hash, |&i| {
-            let e = &entries[i as usize];
-            e.hash == hash && &arena[e.off..e.off + e.len as usize] == key
-        });
-        if let Some(&i) = found {
+        if let Some(i) = self.find(key, hash) {
             let e = &mut self.entries[i as usize];
             e.count += weight;
             e.extra += extra;
@@ -230,16 +225,52 @@ impl Counter {
         }
     }
 
-    /// Merges `other` into `self` (counts, tallies and error bounds add up).
+    /// Merges `other` into `self`. A key missing from a full sketch may have been seen up
+    /// to that sketch's minimum count, so it gets that minimum added to its count and its
+    /// error (the mergeable-summaries rule): counts stay upper bounds and `count - err`
+    /// stays a lower bound.
     pub fn merge(&mut self, other: Counter) {
-        let other_bound = other.error_bound();
-        let mine = self.error_bound();
+        let (mine, theirs) = (self.min_count_if_full(), other.min_count_if_full());
+        let bound = self.error_bound() + other.error_bound();
+        if theirs > 0 {
+            for e in &mut self.entries {
+                if other
+                    .find(&self.arena[e.off..e.off + e.len as usize], e.hash)
+                    .is_none()
+                {
+                    e.count += theirs;
+                    e.err += theirs;
+                }
+            }
+            self.rebuild_heap();
+        }
         for e in &other.entries {
             let key = &other.arena[e.off..e.off + e.len as usize];
-            self.add_hashed(key, e.hash, e.count, e.extra, e.err);
+            let pad = if self.find(key, e.hash).is_some() {
+                0
+            } else {
+                mine
+            };
+            self.add_hashed(key, e.hash, e.count + pad, e.extra, e.err + pad);
         }
-        self.error_bound = mine + other_bound;
+        self.error_bound = bound;
         self.evictions += other.evictions;
+    }
+
+    fn find(&self, key: &[u8], hash: u64) -> Option<u32> {
+        let (entries, arena) = (&self.entries, &self.arena);
+        self.table
+            .find(hash, |&i| {
+                let e = &entries[i as usize];
+                e.hash == hash && &arena[e.off..e.off + e.len as usize] == key
+            })
+            .copied()
+    }
+
+    fn rebuild_heap(&mut self) {
+        for at in (0..self.heap.len() / 2).rev() {
+            self.sift_down(at);
+        }
     }
 
     /// The `n` largest counts, ties broken by key, largest first.
