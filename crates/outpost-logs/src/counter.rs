@@ -5,7 +5,9 @@
 //! * Bounded mode is Space-Saving (Metwally et al., 2005): at most `capacity` counters; a
 //!   new key replaces the smallest counter and inherits its count as an error bound, so
 //!   every key whose true count exceeds N/capacity is kept and counts are overestimated by
-//!   at most the replaced minimum. A min-heap finds the smallest counter in O(log capacity).
+//!   at most the replaced minimum. A lazy min-heap finds the smallest counter: it holds
+//!   count snapshots and is only touched on replacement (a stale root is refreshed and
+//!   sifted down), so counting a key already held costs one hash-table probe.
 //!
 //! Memory in bounded mode is about `capacity × (64 bytes + mean key length)` per counter
 //! set, whatever the input.
@@ -51,11 +53,11 @@ pub struct Counter {
     entries: Vec<Entry>,
     arena: Vec<u8>,
     garbage: usize,
-    /// `Some(k)`: bounded to k counters. Heap of entry indices ordered by count, and the
-    /// heap position of each entry.
+    /// `Some(k)`: bounded to k counters.
     capacity: Option<usize>,
-    heap: Vec<u32>,
-    pos: Vec<u32>,
+    /// Min-heap of (count snapshot, entry index); snapshots never exceed the real counts.
+    /// Built at the first replacement; empty means "rebuild before use".
+    heap: Vec<(u64, u32)>,
     /// Sum of the minimum counts of full sketches merged in; bounds every count's error.
     error_bound: u64,
     evictions: u64,
@@ -71,7 +73,6 @@ impl Counter {
             garbage: 0,
             capacity: capacity.map(|c| c.clamp(1, u32::MAX as usize)),
             heap: Vec::new(),
-            pos: Vec::new(),
             error_bound: 0,
             evictions: 0,
         }
@@ -97,9 +98,9 @@ impl Counter {
     }
 
     fn min_count_if_full(&self) -> u64 {
-        match (self.capacity, self.heap.first()) {
-            (Some(c), Some(&i)) if self.entries.len() >= c && self.evictions > 0 => {
-                self.entries[i as usize].count
+        match self.capacity {
+            Some(c) if self.entries.len() >= c && self.evictions > 0 => {
+                self.entries.iter().map(|e| e.count).min().unwrap_or(0)
             }
             _ => 0,
         }
@@ -117,9 +118,6 @@ impl Counter {
             e.count += weight;
             e.extra += extra;
             e.err += err;
-            if self.capacity.is_some() {
-                self.sift_down(self.pos[i as usize] as usize);
-            }
             return;
         }
         let entry = Entry {
@@ -143,17 +141,11 @@ impl Counter {
         let entries = &self.entries;
         self.table
             .insert_unique(entry.hash, idx, |&i| entries[i as usize].hash);
-        if self.capacity.is_some() {
-            self.heap.push(idx);
-            self.pos.push(idx);
-            let at = self.heap.len() - 1;
-            self.pos[idx as usize] = at as u32;
-            self.sift_up(at);
-        }
+        self.heap.clear();
     }
 
     fn replace_min(&mut self, key: &[u8], mut entry: Entry) {
-        let idx = self.heap[0];
+        let idx = self.pop_fresh_min();
         let old = self.entries[idx as usize];
         if let Ok(slot) = self.table.find_entry(old.hash, |&i| i == idx) {
             slot.remove();
@@ -167,6 +159,7 @@ impl Counter {
         let entries = &self.entries;
         self.table
             .insert_unique(entry.hash, idx, |&i| entries[i as usize].hash);
+        self.heap[0].0 = entry.count;
         self.sift_down(0);
         if self.garbage > 1 << 20 && self.garbage > self.arena.len() / 2 {
             self.compact();
@@ -185,24 +178,19 @@ impl Counter {
         self.garbage = 0;
     }
 
-    fn count_at(&self, heap_pos: usize) -> u64 {
-        self.entries[self.heap[heap_pos] as usize].count
-    }
-
-    fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        self.pos[self.heap[a] as usize] = a as u32;
-        self.pos[self.heap[b] as usize] = b as u32;
-    }
-
-    fn sift_up(&mut self, mut at: usize) {
-        while at > 0 {
-            let parent = (at - 1) / 2;
-            if self.count_at(parent) <= self.count_at(at) {
-                break;
+    /// The index of an entry with the smallest count, leaving it at the heap root.
+    fn pop_fresh_min(&mut self) -> u32 {
+        if self.heap.len() != self.entries.len() {
+            self.rebuild_heap();
+        }
+        loop {
+            let (snapshot, idx) = self.heap[0];
+            let count = self.entries[idx as usize].count;
+            if count == snapshot {
+                return idx;
             }
-            self.swap(parent, at);
-            at = parent;
+            self.heap[0].0 = count;
+            self.sift_down(0);
         }
     }
 
@@ -211,16 +199,16 @@ impl Counter {
         loop {
             let (l, r) = (2 * at + 1, 2 * at + 2);
             let mut min = at;
-            if l < n && self.count_at(l) < self.count_at(min) {
+            if l < n && self.heap[l].0 < self.heap[min].0 {
                 min = l;
             }
-            if r < n && self.count_at(r) < self.count_at(min) {
+            if r < n && self.heap[r].0 < self.heap[min].0 {
                 min = r;
             }
             if min == at {
                 return;
             }
-            self.swap(at, min);
+            self.heap.swap(at, min);
             at = min;
         }
     }
@@ -242,7 +230,7 @@ impl Counter {
                     e.err += theirs;
                 }
             }
-            self.rebuild_heap();
+            self.heap.clear();
         }
         for e in &other.entries {
             let key = &other.arena[e.off..e.off + e.len as usize];
@@ -268,6 +256,8 @@ impl Counter {
     }
 
     fn rebuild_heap(&mut self) {
+        self.heap.clear();
+        self.heap.extend(self.entries.iter().enumerate().map(|(i, e)| (e.count, i as u32)));
         for at in (0..self.heap.len() / 2).rev() {
             self.sift_down(at);
         }

@@ -160,7 +160,13 @@ pub struct ThreatsAcc {
     tmp: Vec<u8>,
 }
 
-pub struct ThreatsAnalyzer(pub ThreatConfig);
+pub struct ThreatsAnalyzer(pub ThreatConfig, signatures::Matcher);
+
+impl ThreatsAnalyzer {
+    pub fn new(config: ThreatConfig) -> ThreatsAnalyzer {
+        ThreatsAnalyzer(config, signatures::Matcher::new())
+    }
+}
 
 impl Analyzer for ThreatsAnalyzer {
     type Acc = ThreatsAcc;
@@ -285,8 +291,9 @@ impl ThreatsAnalyzer {
 
     fn signatures(&self, acc: &mut ThreatsAcc, f: &Fields<'_>, line: &LineRef<'_>) {
         signatures::normalise(f.path, f.query, &mut acc.norm, &mut acc.tmp);
-        for (d, st) in DETECTORS.iter().zip(&mut acc.sigs) {
-            if let Some(p) = signatures::first_match(d, &acc.norm) {
+        let found = self.1.matches(&acc.norm);
+        for ((d, st), hit) in DETECTORS.iter().zip(&mut acc.sigs).zip(found) {
+            if let Some(p) = hit {
                 st.count += 1;
                 if st.patterns.len() < d.patterns.len() {
                     st.patterns.resize(d.patterns.len(), 0);

@@ -1,7 +1,7 @@
 //! Attack signatures matched in request paths and queries. The text is normalised first:
 //! percent-decoded twice (to catch double encoding), `+` read as a space, lower-cased.
-//! Matching is plain substring search (`memchr::memmem`), so every signature is a fixed
-//! string listed here and in `docs/logs.md`.
+//! Every signature is a fixed string listed here and in `docs/logs.md`; all of them are
+//! compiled into one Aho-Corasick automaton, so a line is scanned once.
 
 /// A signature detector: its name and fixed patterns (lower case).
 pub struct Detector {
@@ -135,11 +135,50 @@ fn hex(c: u8) -> Option<u8> {
     }
 }
 
-/// The index of the first pattern of `d` found in `text`.
-pub fn first_match(d: &Detector, text: &[u8]) -> Option<usize> {
-    d.patterns
-        .iter()
-        .position(|p| memchr::memmem::find(text, p.as_bytes()).is_some())
+/// All signatures of all detectors in one automaton.
+pub struct Matcher {
+    ac: Option<aho_corasick::AhoCorasick>,
+    /// For each automaton pattern: (detector index, pattern index in the detector).
+    ids: Vec<(usize, usize)>,
+}
+
+impl Matcher {
+    pub fn new() -> Matcher {
+        let mut pats = Vec::new();
+        let mut ids = Vec::new();
+        for (d, det) in DETECTORS.iter().enumerate() {
+            for (p, pat) in det.patterns.iter().enumerate() {
+                pats.push(*pat);
+                ids.push((d, p));
+            }
+        }
+        // The patterns are fixed strings from this file, so building does not fail;
+        // `None` (never matching) keeps that an invariant rather than a panic.
+        Matcher { ac: aho_corasick::AhoCorasick::new(pats).ok(), ids }
+    }
+
+    /// For each detector, the index of its first-listed pattern found in `text`.
+    pub fn matches(&self, text: &[u8]) -> [Option<usize>; DETECTORS.len()] {
+        let mut out = [None; DETECTORS.len()];
+        let Some(ac) = &self.ac else { return out };
+        for m in ac.find_overlapping_iter(text) {
+            let (d, p) = self.ids[m.pattern().as_usize()];
+            out[d] = Some(out[d].map_or(p, |q: usize| q.min(p)));
+        }
+        out
+    }
+}
+
+impl Default for Matcher {
+    fn default() -> Self {
+        Matcher::new()
+    }
+}
+
+/// The index of the first pattern of detector `d` found in `text`.
+#[cfg(test)]
+fn first_match(d: usize, text: &[u8]) -> Option<usize> {
+    Matcher::new().matches(text)[d]
 }
 
 /// Fixed substrings that mark a login-like path (matched lower-cased).
@@ -166,7 +205,7 @@ mod tests {
 
     #[test]
     fn detectors_fire_on_their_signatures_only() {
-        let hit = |i: usize, p: &str, q: &str| first_match(&DETECTORS[i], &norm(p, q)).is_some();
+        let hit = |i: usize, p: &str, q: &str| first_match(i, &norm(p, q)).is_some();
         assert!(hit(0, "/static/..%2f..%2fetc/passwd", ""));
         assert!(hit(1, "/item", "id=1%27%20OR%20%271%27=%271"));
         assert!(hit(2, "/search", "q=%3Cscript%3Ealert(1)%3C/script%3E"));
