@@ -30,6 +30,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at startup; boxing buys nothing"
+)]
 enum Command {
     /// Run the edge node with a configuration file.
     Serve {

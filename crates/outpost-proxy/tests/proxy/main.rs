@@ -1,5 +1,7 @@
 //! Integration tests for the data path, on real sockets bound to 127.0.0.1:0.
 
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly by design")]
+
 mod basics;
 mod limits;
 mod reload;

@@ -1,0 +1,274 @@
+//! The `outpost` binary as users run it: exit codes, `outpost check` error
+//! output (golden file), and `serve` with signals on a real process.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_outpost"))
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = fixtures().join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        actual, want,
+        "golden file {name} differs (UPDATE_GOLDEN=1 to accept)"
+    );
+}
+
+#[test]
+fn version_and_usage_exit_codes() {
+    let out = bin().arg("version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("outpost 0."));
+    let out = bin().arg("no-such-command").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = bin().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes"));
+}
+
+#[test]
+fn check_accepts_the_examples() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            let out = bin().arg("check").arg(&p).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                p.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn check_lists_every_error_with_its_path() {
+    let out = bin()
+        .current_dir(fixtures())
+        .args(["check", "bad.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    golden("bad.toml.errors", &String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn check_reports_syntax_errors_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("broken.toml");
+    std::fs::write(&p, "[[listeners]]\nname = \"x\"\naddress = \n").unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["check", "broken.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("broken.toml: TOML syntax error at line 3, column"),
+        "{err}"
+    );
+    let out = bin()
+        .args(["check", "/nonexistent/outpost.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    let out = bin()
+        .args(["serve", "--config", "/nonexistent/outpost.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}
+
+/// A running `outpost serve` whose stderr we read for the bound address.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+    _stderr: std::thread::JoinHandle<()>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(config: &Path) -> Serve {
+    let mut child = bin()
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("OUTPOST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("server did not report its address");
+        if let Some(i) = line.find("address=") {
+            let addr: String = line[i + 8..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            let addr = strip_ansi(&addr).parse().unwrap();
+            return Serve {
+                child,
+                addr,
+                _stderr: reader,
+            };
+        }
+    }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut skip = false;
+    for c in s.chars() {
+        match (skip, c) {
+            (_, '\u{1b}') => skip = true,
+            (true, 'm') => skip = false,
+            (true, _) => {}
+            (false, c) => out.push(c),
+        }
+    }
+    out
+}
+
+fn http_get(addr: SocketAddr) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Polls until `f` holds, for at most 10 s.
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        pause();
+    }
+    false
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a synchronous test polling a condition between checks"
+)]
+fn pause() {
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+#[test]
+fn serve_reloads_on_sighup_and_file_change_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("outpost.toml");
+    let good = std::fs::read_to_string(fixtures().join("good.toml")).unwrap();
+    // SIGHUP is the reload path under test first, so start without watching.
+    std::fs::write(&cfg, format!("[server]\nwatch_config = false\n{good}")).unwrap();
+    let mut serve = start(&cfg);
+    assert!(http_get(serve.addr).ends_with("v1"));
+
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nwatch_config = false\n{}",
+            good.replace("v1", "v2")
+        ),
+    )
+    .unwrap();
+    signal(&serve.child, "-HUP");
+    assert!(
+        eventually(|| http_get(serve.addr).ends_with("v2")),
+        "SIGHUP reload"
+    );
+
+    // An invalid file is rejected and v2 keeps serving.
+    std::fs::write(&cfg, "[[listeners]]\nname = 1\n").unwrap();
+    signal(&serve.child, "-HUP");
+    std::thread::yield_now();
+    assert!(http_get(serve.addr).ends_with("v2"));
+
+    signal(&serve.child, "-TERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = serve.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+        pause();
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn serve_reloads_when_the_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("outpost.toml");
+    let good = std::fs::read_to_string(fixtures().join("good.toml")).unwrap();
+    std::fs::write(&cfg, &good).unwrap();
+    let serve = start(&cfg);
+    assert!(http_get(serve.addr).ends_with("v1"));
+    // Editors often write a temp file and rename it over the original.
+    let tmp = dir.path().join(".outpost.toml.swp");
+    std::fs::write(&tmp, good.replace("v1", "v3")).unwrap();
+    std::fs::rename(&tmp, &cfg).unwrap();
+    assert!(
+        eventually(|| http_get(serve.addr).ends_with("v3")),
+        "file-change reload"
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&cfg)
+        .unwrap();
+    f.write_all(good.replace("v1", "v4").as_bytes()).unwrap();
+    drop(f);
+    assert!(
+        eventually(|| http_get(serve.addr).ends_with("v4")),
+        "in-place write reload"
+    );
+}
