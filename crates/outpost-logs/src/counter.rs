@@ -1,23 +1,26 @@
-//! Counting by key with bounded memory. Keys are copied into one arena (no allocation per
-//! line, one amortised copy per new key), indexed by a `hashbrown::HashTable`.
+//! Counting by key with bounded memory, without allocating per line. Each counter lives
+//! in the hash table slot itself (one cache line) with keys up to 24 bytes inline (IPs,
+//! statuses, methods); longer keys are copied once into an arena.
 //!
 //! * Exact mode counts every key: memory grows with the number of distinct keys.
-//! * Bounded mode is Space-Saving (Metwally et al., 2005): at most `capacity` counters; a
-//!   new key replaces the smallest counter and inherits its count as an error bound, so
-//!   every key whose true count exceeds N/capacity is kept and counts are overestimated by
-//!   at most the replaced minimum. A lazy min-heap finds the smallest counter: it holds
-//!   count snapshots and is only touched on replacement (a stale root is refreshed and
-//!   sifted down), so counting a key already held costs one hash-table probe.
+//! * Bounded mode is Space-Saving (Metwally et al., 2005) with batch replacement: at most
+//!   `capacity` counters; when full, the smallest half is dropped at once (O(1) amortised
+//!   per new key instead of a heap operation per line) and `floor`, the largest count
+//!   dropped so far, bounds the true count of any key not held. A new key starts at
+//!   `floor + weight` with error `floor`, so every count is an upper bound, `count - err`
+//!   is a lower bound, and every key whose true count exceeds `floor` is held.
 //!
-//! Memory in bounded mode is about `capacity × (64 bytes + mean key length)` per counter
-//! set, whatever the input.
+//! Memory in bounded mode is at most `capacity` slots of 64 bytes plus the table's
+//! control bytes and long keys, whatever the input.
 
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
-/// Default number of counters in bounded mode (about 10 MB for IP keys).
+/// Default number of counters in bounded mode: at most 131,072 slots (about 9 MB).
 pub const DEFAULT_CAPACITY: usize = 131_072;
+/// Keys up to this many bytes are stored in the slot.
+const INLINE: usize = 24;
 
 /// Hashes keys with a fixed seed, so runs are deterministic.
 pub fn hash_key(key: &[u8]) -> u64 {
@@ -25,15 +28,16 @@ pub fn hash_key(key: &[u8]) -> u64 {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Entry {
-    off: usize,
-    len: u32,
+struct Slot {
     hash: u64,
     count: u64,
-    /// Space-Saving overestimation bound inherited at replacement.
+    /// Space-Saving overestimation bound.
     err: u64,
     /// A secondary tally kept beside the count (e.g. 5xx among errors, requests beside bytes).
     extra: u64,
+    len: u32,
+    /// The key when `len <= INLINE` (zero-padded), else its arena offset in the first 8 bytes.
+    inline: [u8; INLINE],
 }
 
 /// One counted key, as reported.
@@ -49,18 +53,44 @@ pub struct Counted {
 /// Counts by key: exact, or Space-Saving bounded to `capacity` keys.
 #[derive(Debug, Clone)]
 pub struct Counter {
-    table: HashTable<u32>,
-    entries: Vec<Entry>,
+    table: HashTable<Slot>,
     arena: Vec<u8>,
-    garbage: usize,
-    /// `Some(k)`: bounded to k counters.
     capacity: Option<usize>,
-    /// Min-heap of (count snapshot, entry index); snapshots never exceed the real counts.
-    /// Built at the first replacement; empty means "rebuild before use".
-    heap: Vec<(u64, u32)>,
-    /// Sum of the minimum counts of full sketches merged in; bounds every count's error.
-    error_bound: u64,
-    evictions: u64,
+    /// Largest count dropped (bounded mode): any key not held was seen at most this often.
+    floor: u64,
+    dropped: u64,
+}
+
+#[inline]
+fn pad(key: &[u8]) -> Option<[u8; INLINE]> {
+    let mut buf = [0u8; INLINE];
+    buf.get_mut(..key.len())?.copy_from_slice(key);
+    Some(buf)
+}
+
+impl Slot {
+    fn key<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
+        let len = self.len as usize;
+        if len <= INLINE {
+            &self.inline[..len]
+        } else {
+            let mut off = [0u8; 8];
+            off.copy_from_slice(&self.inline[..8]);
+            let off = u64::from_le_bytes(off) as usize;
+            &arena[off..off + len]
+        }
+    }
+
+    #[inline]
+    fn matches(&self, hash: u64, key: &[u8], padded: Option<&[u8; INLINE]>, arena: &[u8]) -> bool {
+        if self.hash != hash || self.len as usize != key.len() {
+            return false;
+        }
+        match padded {
+            Some(p) => &self.inline == p,
+            None => self.key(arena) == key,
+        }
+    }
 }
 
 impl Counter {
@@ -68,235 +98,173 @@ impl Counter {
     pub fn new(capacity: Option<usize>) -> Counter {
         Counter {
             table: HashTable::new(),
-            entries: Vec::new(),
             arena: Vec::new(),
-            garbage: 0,
-            capacity: capacity.map(|c| c.clamp(1, u32::MAX as usize)),
-            heap: Vec::new(),
-            error_bound: 0,
-            evictions: 0,
+            capacity: capacity.map(|c| c.max(2)),
+            floor: 0,
+            dropped: 0,
         }
     }
 
     /// Number of distinct keys held.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.table.is_empty()
     }
 
-    /// True when bounded mode has replaced keys, i.e. counts may be approximate.
+    /// True when bounded mode has dropped keys, i.e. counts may be approximate.
     pub fn is_approximate(&self) -> bool {
-        self.evictions > 0 || self.error_bound > 0
+        self.floor > 0 || self.dropped > 0
     }
 
-    /// Upper bound on any count's overestimate.
+    /// Upper bound on the true count of any key not held (0 when exact).
     pub fn error_bound(&self) -> u64 {
-        self.error_bound.max(self.min_count_if_full())
-    }
-
-    fn min_count_if_full(&self) -> u64 {
-        match self.capacity {
-            Some(c) if self.entries.len() >= c && self.evictions > 0 => {
-                self.entries.iter().map(|e| e.count).min().unwrap_or(0)
-            }
-            _ => 0,
-        }
+        self.floor
     }
 
     /// Adds `weight` to `key`'s count and `extra` to its secondary tally.
     #[inline]
     pub fn add(&mut self, key: &[u8], weight: u64, extra: u64) {
-        self.add_hashed(key, hash_key(key), weight, extra, 0);
+        let hash = hash_key(key);
+        let floor = self.floor;
+        self.add_hashed(key, hash, weight, extra, floor);
     }
 
-    fn add_hashed(&mut self, key: &[u8], hash: u64, weight: u64, extra: u64, err: u64) {
-        if let Some(i) = self.find(key, hash) {
-            let e = &mut self.entries[i as usize];
-            e.count += weight;
-            e.extra += extra;
-            e.err += err;
+    /// Adds to `key`; a new key starts with `pad_new` added to its count and error.
+    #[inline]
+    fn add_hashed(&mut self, key: &[u8], hash: u64, weight: u64, extra: u64, pad_new: u64) {
+        let padded = pad(key);
+        let arena = &self.arena;
+        if let Some(slot) = self
+            .table
+            .find_mut(hash, |s| s.matches(hash, key, padded.as_ref(), arena))
+        {
+            slot.count += weight;
+            slot.extra += extra;
             return;
         }
-        let entry = Entry {
-            off: self.arena.len(),
-            len: key.len() as u32,
-            hash,
-            count: weight,
-            err,
-            extra,
+        let mut pad_new = pad_new;
+        if self.capacity.is_some_and(|c| self.table.len() >= c) {
+            self.prune();
+            pad_new = pad_new.max(self.floor);
+        }
+        let inline = match padded {
+            Some(p) => p,
+            None => {
+                let mut buf = [0u8; INLINE];
+                buf[..8].copy_from_slice(&(self.arena.len() as u64).to_le_bytes());
+                self.arena.extend_from_slice(key);
+                buf
+            }
         };
-        match self.capacity {
-            Some(cap) if self.entries.len() >= cap => self.replace_min(key, entry),
-            _ => self.push(key, entry),
-        }
+        let slot = Slot {
+            hash,
+            count: weight + pad_new,
+            err: pad_new,
+            extra,
+            len: key.len() as u32,
+            inline,
+        };
+        self.table.insert_unique(hash, slot, |s| s.hash);
     }
 
-    fn push(&mut self, key: &[u8], entry: Entry) {
-        let idx = self.entries.len() as u32;
-        self.arena.extend_from_slice(key);
-        self.entries.push(entry);
-        let entries = &self.entries;
-        self.table
-            .insert_unique(entry.hash, idx, |&i| entries[i as usize].hash);
-        self.heap.clear();
-    }
-
-    fn replace_min(&mut self, key: &[u8], mut entry: Entry) {
-        let idx = self.pop_fresh_min();
-        let old = self.entries[idx as usize];
-        if let Ok(slot) = self.table.find_entry(old.hash, |&i| i == idx) {
-            slot.remove();
-        }
-        self.evictions += 1;
-        self.garbage += old.len as usize;
-        entry.count += old.count;
-        entry.err += old.count;
-        self.arena.extend_from_slice(key);
-        self.entries[idx as usize] = entry;
-        let entries = &self.entries;
-        self.table
-            .insert_unique(entry.hash, idx, |&i| entries[i as usize].hash);
-        self.heap[0].0 = entry.count;
-        self.sift_down(0);
-        if self.garbage > 1 << 20 && self.garbage > self.arena.len() / 2 {
-            self.compact();
-        }
-    }
-
-    /// Rewrites the arena without the keys of replaced entries.
-    fn compact(&mut self) {
-        let mut arena = Vec::with_capacity(self.arena.len() - self.garbage);
-        for e in &mut self.entries {
-            let off = arena.len();
-            arena.extend_from_slice(&self.arena[e.off..e.off + e.len as usize]);
-            e.off = off;
+    /// Drops the smaller half of the counters and raises `floor` to the largest dropped.
+    fn prune(&mut self) {
+        let mut slots: Vec<Slot> = self.table.drain().collect();
+        let keep = slots.len() / 2;
+        slots.select_nth_unstable_by(keep, |a, b| b.count.cmp(&a.count).then(a.hash.cmp(&b.hash)));
+        let dropped = slots.split_off(keep);
+        self.floor = dropped
+            .iter()
+            .map(|s| s.count)
+            .max()
+            .unwrap_or(0)
+            .max(self.floor);
+        self.dropped += dropped.len() as u64;
+        let mut arena = Vec::new();
+        for mut s in slots {
+            if s.len as usize > INLINE {
+                let off = arena.len() as u64;
+                arena.extend_from_slice(s.key(&self.arena));
+                s.inline[..8].copy_from_slice(&off.to_le_bytes());
+            }
+            self.table.insert_unique(s.hash, s, |s| s.hash);
         }
         self.arena = arena;
-        self.garbage = 0;
     }
 
-    /// The index of an entry with the smallest count, leaving it at the heap root.
-    fn pop_fresh_min(&mut self) -> u32 {
-        if self.heap.len() != self.entries.len() {
-            self.rebuild_heap();
-        }
-        loop {
-            let (snapshot, idx) = self.heap[0];
-            let count = self.entries[idx as usize].count;
-            if count == snapshot {
-                return idx;
-            }
-            self.heap[0].0 = count;
-            self.sift_down(0);
-        }
+    fn contains(&self, key: &[u8], hash: u64) -> bool {
+        let padded = pad(key);
+        self.table
+            .find(hash, |s| s.matches(hash, key, padded.as_ref(), &self.arena))
+            .is_some()
     }
 
-    fn sift_down(&mut self, mut at: usize) {
-        let n = self.heap.len();
-        loop {
-            let (l, r) = (2 * at + 1, 2 * at + 2);
-            let mut min = at;
-            if l < n && self.heap[l].0 < self.heap[min].0 {
-                min = l;
-            }
-            if r < n && self.heap[r].0 < self.heap[min].0 {
-                min = r;
-            }
-            if min == at {
-                return;
-            }
-            self.heap.swap(at, min);
-            at = min;
-        }
-    }
-
-    /// Merges `other` into `self`. A key missing from a full sketch may have been seen up
-    /// to that sketch's minimum count, so it gets that minimum added to its count and its
-    /// error (the mergeable-summaries rule): counts stay upper bounds and `count - err`
-    /// stays a lower bound.
+    /// Merges `other` into `self`. A key missing from one side may have been seen up to
+    /// that side's `floor`, so it gets that floor added to its count and error (the
+    /// mergeable-summaries rule): counts stay upper bounds, `count - err` lower bounds.
     pub fn merge(&mut self, other: Counter) {
-        let (mine, theirs) = (self.min_count_if_full(), other.min_count_if_full());
-        let bound = self.error_bound() + other.error_bound();
+        let (mine, theirs) = (self.floor, other.floor);
         if theirs > 0 {
-            for e in &mut self.entries {
-                if other
-                    .find(&self.arena[e.off..e.off + e.len as usize], e.hash)
-                    .is_none()
-                {
-                    e.count += theirs;
-                    e.err += theirs;
+            let arena = &self.arena;
+            for s in self.table.iter_mut() {
+                if !other.contains(s.key(arena), s.hash) {
+                    s.count += theirs;
+                    s.err += theirs;
                 }
             }
-            self.heap.clear();
         }
-        for e in &other.entries {
-            let key = &other.arena[e.off..e.off + e.len as usize];
-            let pad = if self.find(key, e.hash).is_some() {
-                0
-            } else {
-                mine
-            };
-            self.add_hashed(key, e.hash, e.count + pad, e.extra, e.err + pad);
+        for s in other.table.iter() {
+            let key = s.key(&other.arena);
+            // Keys dropped earlier in this merge are bounded by the current floor.
+            let pad_new = if self.contains(key, s.hash) { 0 } else { self.floor };
+            self.add_merged(key, s, pad_new);
         }
-        self.error_bound = bound;
-        self.evictions += other.evictions;
+        self.floor = self.floor.max(mine + theirs);
+        self.dropped += other.dropped;
     }
 
-    fn find(&self, key: &[u8], hash: u64) -> Option<u32> {
-        let (entries, arena) = (&self.entries, &self.arena);
-        self.table
-            .find(hash, |&i| {
-                let e = &entries[i as usize];
-                e.hash == hash && &arena[e.off..e.off + e.len as usize] == key
-            })
-            .copied()
-    }
-
-    fn rebuild_heap(&mut self) {
-        self.heap.clear();
-        self.heap.extend(self.entries.iter().enumerate().map(|(i, e)| (e.count, i as u32)));
-        for at in (0..self.heap.len() / 2).rev() {
-            self.sift_down(at);
+    fn add_merged(&mut self, key: &[u8], s: &Slot, pad_new: u64) {
+        self.add_hashed(key, s.hash, s.count, s.extra, pad_new);
+        if s.err > 0 {
+            let (padded, hash, arena) = (pad(key), s.hash, &self.arena);
+            if let Some(t) = self
+                .table
+                .find_mut(hash, |t| t.matches(hash, key, padded.as_ref(), arena))
+            {
+                t.err += s.err;
+            }
         }
     }
 
     /// The `n` largest counts, ties broken by key, largest first.
     pub fn top(&self, n: usize) -> Vec<Counted> {
-        let mut idx: Vec<usize> = (0..self.entries.len()).collect();
-        let key = |i: usize| {
-            let e = &self.entries[i];
-            &self.arena[e.off..e.off + e.len as usize]
+        let mut all: Vec<&Slot> = self.table.iter().collect();
+        let by = |a: &&Slot, b: &&Slot| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.key(&self.arena).cmp(b.key(&self.arena)))
         };
-        let by = |a: &usize, b: &usize| {
-            self.entries[*b]
-                .count
-                .cmp(&self.entries[*a].count)
-                .then_with(|| key(*a).cmp(key(*b)))
-        };
-        if n < idx.len() {
-            idx.select_nth_unstable_by(n, by);
-            idx.truncate(n);
+        if n < all.len() {
+            all.select_nth_unstable_by(n, by);
+            all.truncate(n);
         }
-        idx.sort_unstable_by(by);
-        idx.into_iter()
-            .map(|i| {
-                let e = &self.entries[i];
-                Counted {
-                    key: key(i).to_vec(),
-                    count: e.count,
-                    err: e.err,
-                    extra: e.extra,
-                }
+        all.sort_unstable_by(by);
+        all.into_iter()
+            .map(|s| Counted {
+                key: s.key(&self.arena).to_vec(),
+                count: s.count,
+                err: s.err,
+                extra: s.extra,
             })
             .collect()
     }
 
     /// Sum of all counts held.
     pub fn total(&self) -> u64 {
-        self.entries.iter().map(|e| e.count).sum()
+        self.table.iter().map(|s| s.count).sum()
     }
 }
 
@@ -323,7 +291,7 @@ mod tests {
             c.add(b"heavy", 1, 0);
             c.add(format!("tail{i}").as_bytes(), 1, 0);
         }
-        assert_eq!(c.len(), 4, "never exceeds its capacity");
+        assert!(c.len() <= 4, "never exceeds its capacity");
         let top = c.top(1);
         assert_eq!(top[0].key, b"heavy");
         assert!(top[0].count >= 1000 && top[0].count - top[0].err <= 1000);
