@@ -52,3 +52,41 @@ pub fn validate(config: &outpost_config::Config) -> Result<(), Vec<outpost_confi
         Err(errors)
     }
 }
+
+/// Entry points for the fuzz targets in `fuzz/` (stable API not promised).
+#[doc(hidden)]
+pub mod fuzzing {
+    use http::HeaderMap;
+
+    /// Runs a parsed request head through every pure step of the pipeline.
+    pub fn request_head(method: &str, path: &str, mut headers: HeaderMap) {
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(crate::router::normalize_host)
+            .unwrap_or_default();
+        let Ok(method) = http::Method::from_bytes(method.as_bytes()) else { return };
+        let routes = vec![outpost_config::Route {
+            name: "r".into(),
+            hosts: vec![outpost_config::HostPattern::Wildcard(".example.com".into())],
+            path: outpost_config::PathMatch::Prefix("/api".into()),
+            methods: Some(vec![http::Method::GET]),
+            listeners: None,
+            action: outpost_config::RouteAction::Respond(outpost_config::FixedResponse {
+                status: http::StatusCode::OK,
+                headers: Default::default(),
+                body: String::new(),
+            }),
+        }];
+        let router = crate::router::Router::new(&routes);
+        let _ = router.find("l", &host, &method, path);
+        let _ = crate::static_files::map_path(std::path::Path::new("/srv"), path);
+        if let Some(r) = headers.get(http::header::RANGE).and_then(|v| v.to_str().ok()) {
+            let _ = crate::static_files::parse_range(r, 1000);
+        }
+        let upgrade = crate::headers::is_upgrade_request(&headers);
+        let _ = crate::headers::request_id(&mut headers);
+        crate::headers::strip_hop_by_hop(&mut headers, upgrade);
+        crate::headers::add_forwarded(&mut headers, std::net::Ipv4Addr::LOCALHOST.into(), false, &host, "1.1 outpost");
+    }
+}
