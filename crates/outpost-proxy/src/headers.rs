@@ -2,7 +2,6 @@
 //! `X-Forwarded-*` and `Via`, and request ids.
 
 use std::cell::Cell;
-use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -66,19 +65,15 @@ pub fn is_upgrade_request(h: &HeaderMap) -> bool {
 
 /// Appends the client to `X-Forwarded-For`, and sets `X-Forwarded-Proto`,
 /// `X-Forwarded-Host` and `Via`.
-pub fn add_forwarded(
-    h: &mut HeaderMap,
-    client: IpAddr,
-    https: bool,
-    host: &str,
-    via: &'static str,
-) {
-    let client = client.to_canonical().to_string();
+/// `client` is the peer IP already formatted (done once per connection).
+pub fn add_forwarded(h: &mut HeaderMap, client: &str, https: bool, host: &str, via: &'static str) {
     let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {client}"),
-        _ => client,
+        Some(prev) if !prev.trim().is_empty() => {
+            HeaderValue::from_str(&format!("{prev}, {client}"))
+        }
+        _ => HeaderValue::from_str(client),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    if let Ok(v) = xff {
         h.insert(X_FORWARDED_FOR.clone(), v);
     }
     h.insert(
@@ -139,8 +134,16 @@ fn next_u64() -> u64 {
     })
 }
 
+/// A new random 128-bit id as 32 lower-case hex digits (no formatter on the hot path).
 pub fn new_request_id() -> String {
-    format!("{:016x}{:016x}", next_u64(), next_u64())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for word in [next_u64(), next_u64()] {
+        for shift in (0..16).rev() {
+            out.push(HEX[((word >> (shift * 4)) & 0xf) as usize] as char);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -185,13 +188,7 @@ mod tests {
     #[test]
     fn appends_forwarded_for() {
         let mut h = map(&[("x-forwarded-for", "10.0.0.1")]);
-        add_forwarded(
-            &mut h,
-            "::ffff:192.0.2.7".parse().unwrap(),
-            true,
-            "example.com",
-            "1.1 outpost",
-        );
+        add_forwarded(&mut h, "192.0.2.7", true, "example.com", "1.1 outpost");
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "example.com");

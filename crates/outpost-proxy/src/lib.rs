@@ -65,7 +65,9 @@ pub mod fuzzing {
             .and_then(|h| h.to_str().ok())
             .map(crate::router::normalize_host)
             .unwrap_or_default();
-        let Ok(method) = http::Method::from_bytes(method.as_bytes()) else { return };
+        let Ok(method) = http::Method::from_bytes(method.as_bytes()) else {
+            return;
+        };
         let routes = vec![outpost_config::Route {
             name: "r".into(),
             hosts: vec![outpost_config::HostPattern::Wildcard(".example.com".into())],
@@ -81,12 +83,15 @@ pub mod fuzzing {
         let router = crate::router::Router::new(&routes);
         let _ = router.find("l", &host, &method, path);
         let _ = crate::static_files::map_path(std::path::Path::new("/srv"), path);
-        if let Some(r) = headers.get(http::header::RANGE).and_then(|v| v.to_str().ok()) {
+        if let Some(r) = headers
+            .get(http::header::RANGE)
+            .and_then(|v| v.to_str().ok())
+        {
             let _ = crate::static_files::parse_range(r, 1000);
         }
         let upgrade = crate::headers::is_upgrade_request(&headers);
         let _ = crate::headers::request_id(&mut headers);
         crate::headers::strip_hop_by_hop(&mut headers, upgrade);
-        crate::headers::add_forwarded(&mut headers, std::net::Ipv4Addr::LOCALHOST.into(), false, &host, "1.1 outpost");
+        crate::headers::add_forwarded(&mut headers, "127.0.0.1", false, &host, "1.1 outpost");
     }
 }

@@ -26,6 +26,8 @@ use crate::{proxy, static_files};
 pub struct ConnInfo {
     pub listener: Arc<str>,
     pub peer: SocketAddr,
+    /// The peer IP as text (IPv4-mapped IPv6 shown as IPv4), formatted once per connection.
+    pub client_ip: Arc<str>,
     /// `TLSv1.2` / `TLSv1.3` on TLS listeners.
     pub tls_version: Option<&'static str>,
 }
@@ -171,7 +173,7 @@ fn begin_record(
     Box::new(AccessRecord {
         ts: format_rfc3339_millis(at),
         listener: conn.listener.to_string(),
-        client_ip: conn.peer.ip().to_canonical().to_string(),
+        client_ip: conn.client_ip.to_string(),
         client_port: conn.peer.port(),
         method: req.method().as_str().to_string(),
         scheme: if conn.tls_version.is_some() {

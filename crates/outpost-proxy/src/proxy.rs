@@ -61,7 +61,7 @@ pub async fn forward(
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
     headers::add_forwarded(
         &mut parts.headers,
-        ctx.conn.peer.ip(),
+        &ctx.conn.client_ip,
         ctx.conn.tls_version.is_some(),
         ctx.host,
         via,

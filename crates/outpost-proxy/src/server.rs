@@ -354,6 +354,7 @@ async fn connection(
             let info = ConnInfo {
                 listener: ctx.name.clone(),
                 peer,
+                client_ip: client_ip(peer),
                 tls_version: None,
             };
             serve(io, info, &ctx.shared, builder, drain).await;
@@ -370,6 +371,7 @@ async fn connection(
                     let info = ConnInfo {
                         listener: ctx.name.clone(),
                         peer,
+                        client_ip: client_ip(peer),
                         tls_version: Some(version),
                     };
                     serve(tls, info, &ctx.shared, builder, drain).await;
@@ -381,6 +383,10 @@ async fn connection(
     }
     ctx.open.dec();
     ctx.shared.open_connections.fetch_sub(1, Ordering::AcqRel);
+}
+
+fn client_ip(peer: SocketAddr) -> Arc<str> {
+    Arc::from(peer.ip().to_canonical().to_string())
 }
 
 /// hyper's server with our limits. Defaults are documented on `Limits` and `Timeouts`.

@@ -12,6 +12,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: per-thread free lists make the many short-lived allocations of
+/// request handling (headers, bodies' bookkeeping) cheaper than glibc malloc,
+/// which showed up at ~7% of proxy CPU in profiles.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for an invalid configuration (sysexits.h `EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;
 /// Exit code for a runtime failure.

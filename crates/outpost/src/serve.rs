@@ -28,10 +28,17 @@ pub fn serve(path: &Path) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if config.server.workers > 0 {
-        rt.worker_threads(config.server.workers);
-    }
+    // One worker: a current-thread runtime, no work-stealing bookkeeping and no
+    // cross-thread wake-ups. More: tokio's multi-thread scheduler.
+    let mut rt = if config.server.workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if config.server.workers > 0 {
+            b.worker_threads(config.server.workers);
+        }
+        b
+    };
     let rt = match rt.enable_all().thread_name("outpost-worker").build() {
         Ok(rt) => rt,
         Err(e) => {
