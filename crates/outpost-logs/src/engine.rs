@@ -274,33 +274,40 @@ struct Scan<'a, A: Analyzer> {
 }
 
 impl<A: Analyzer> Scan<'_, A> {
+    /// Scans `buf` as one contiguous part per worker thread (few accumulators, few
+    /// merges); with chunks smaller than `DEFAULT_CHUNK` (tests) every chunk is its own
+    /// part, so merging is exercised as much as possible.
     fn run(&self, buf: &[u8], base_offset: u64) -> (A::Acc, Tally) {
         let chunks = chunk_bounds(buf, self.chunk);
-        chunks
-            .par_iter()
-            .fold(
-                || (self.analyzer.new_acc(), Tally::default()),
-                |(mut acc, mut tally), &(start, end)| {
-                    self.chunk(
-                        &buf[start..end],
-                        base_offset + start as u64,
-                        &mut acc,
-                        &mut tally,
-                    );
+        let parts = if self.chunk < DEFAULT_CHUNK {
+            chunks.len()
+        } else {
+            rayon::current_num_threads().clamp(1, chunks.len().max(1))
+        };
+        let results: Vec<(A::Acc, Tally)> = (0..parts)
+            .into_par_iter()
+            .map(|p| {
+                let (lo, hi) = (p * chunks.len() / parts, (p + 1) * chunks.len() / parts);
+                let (mut acc, mut tally) = (self.analyzer.new_acc(), Tally::default());
+                for &(start, end) in &chunks[lo..hi] {
+                    let off = base_offset + start as u64;
+                    self.chunk(&buf[start..end], off, &mut acc, &mut tally);
                     if let Some(p) = self.progress {
                         p.fetch_add((end - start) as u64, Ordering::Relaxed);
                     }
-                    (acc, tally)
-                },
-            )
-            .reduce(
-                || (self.analyzer.new_acc(), Tally::default()),
-                |(mut a, mut ta), (b, tb)| {
-                    self.analyzer.merge(&mut a, b);
-                    ta.merge(tb);
-                    (a, ta)
-                },
-            )
+                }
+                (acc, tally)
+            })
+            .collect();
+        let mut results = results.into_iter();
+        let (mut acc, mut tally) = results
+            .next()
+            .unwrap_or_else(|| (self.analyzer.new_acc(), Tally::default()));
+        for (b, tb) in results {
+            self.analyzer.merge(&mut acc, b);
+            tally.merge(tb);
+        }
+        (acc, tally)
     }
 
     fn chunk(&self, chunk: &[u8], base: u64, acc: &mut A::Acc, tally: &mut Tally) {

@@ -130,6 +130,12 @@ fn start(config: &Path) -> Serve {
             let _ = tx.send(line);
         }
     });
+    // From here on, Drop kills the child even if the address never shows up.
+    let mut serve = Serve {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        _stderr: reader,
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let line = rx
@@ -140,12 +146,8 @@ fn start(config: &Path) -> Serve {
                 .chars()
                 .take_while(|c| !c.is_whitespace())
                 .collect();
-            let addr = strip_ansi(&addr).parse().unwrap();
-            return Serve {
-                child,
-                addr,
-                _stderr: reader,
-            };
+            serve.addr = strip_ansi(&addr).parse().unwrap();
+            return serve;
         }
     }
 }

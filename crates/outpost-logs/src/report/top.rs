@@ -139,6 +139,8 @@ pub struct TopReport {
     pub total_bytes: u64,
     pub distinct_keys_tracked: usize,
     pub approximate: bool,
+    /// Keys not listed were seen at most this many times each (0 when exact).
+    pub unlisted_max: u64,
     pub rows: Vec<TopRow>,
 }
 
@@ -180,6 +182,7 @@ impl TopAnalyzer {
             total_bytes: acc.bytes,
             distinct_keys_tracked: acc.counter.len(),
             approximate: acc.counter.is_approximate(),
+            unlisted_max: acc.counter.error_bound(),
             rows,
         }
     }
@@ -232,8 +235,8 @@ impl TopReport {
             blocks.push(Block::Text {
                 title: String::new(),
                 lines: vec![format!(
-                    "approximate (Space-Saving, {} keys tracked): counts may be over by at most {max_err}; use --exact for exact counts",
-                    self.distinct_keys_tracked
+                    "approximate (Space-Saving): listed counts may be over by at most {max_err}; unlisted keys were seen at most {} times each; --exact counts exactly",
+                    self.unlisted_max
                 )],
             });
         }

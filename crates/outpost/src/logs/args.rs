@@ -64,6 +64,9 @@ struct TopArgs {
     /// Count every key exactly (memory grows with distinct keys) instead of Space-Saving.
     #[arg(long)]
     exact: bool,
+    /// Most counters held per thread without --exact (64 bytes each); default 8192 or 16 x N.
+    #[arg(long)]
+    capacity: Option<usize>,
     #[command(flatten)]
     common: Common,
 }
@@ -209,7 +212,7 @@ impl LogsArgs {
         let (spec, common) = match self.report {
             ReportCmd::Top(a) => (ReportSpec::Top(top_options(&a)), a.common),
             ReportCmd::Errors(a) => {
-                let capacity = (!a.exact).then_some(outpost_logs::counter::DEFAULT_CAPACITY);
+                let capacity = (!a.exact).then(|| outpost_logs::counter::capacity_for(a.n));
                 (
                     ReportSpec::Errors {
                         n: a.n,
@@ -296,7 +299,10 @@ fn top_options(a: &TopArgs) -> TopOptions {
         ByArg::Host => TopBy::Host,
         ByArg::Method => TopBy::Method,
     };
-    let capacity = (!a.exact).then_some(outpost_logs::counter::DEFAULT_CAPACITY);
+    let capacity = (!a.exact).then(|| {
+        a.capacity
+            .unwrap_or(outpost_logs::counter::capacity_for(a.n))
+    });
     TopOptions {
         by,
         bytes: a.bytes,

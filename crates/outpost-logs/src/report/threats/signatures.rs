@@ -154,7 +154,10 @@ impl Matcher {
         }
         // The patterns are fixed strings from this file, so building does not fail;
         // `None` (never matching) keeps that an invariant rather than a panic.
-        Matcher { ac: aho_corasick::AhoCorasick::new(pats).ok(), ids }
+        Matcher {
+            ac: aho_corasick::AhoCorasick::new(pats).ok(),
+            ids,
+        }
     }
 
     /// For each detector, the index of its first-listed pattern found in `text`.
