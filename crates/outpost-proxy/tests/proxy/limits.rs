@@ -182,3 +182,38 @@ async fn smuggling_shapes_are_never_forwarded_ambiguously() {
     assert_eq!(origin.hits(), hits_before + 1);
     assert!(resp.contains("\"body_len\":0"), "{resp}");
 }
+
+#[tokio::test]
+async fn slow_request_heads_are_cut_off() {
+    let origin = Origin::echo().await;
+    let toml = format!(
+        r#"
+[admin]
+enabled = false
+[access_log]
+enabled = false
+[timeouts]
+header_read = "300ms"
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+[[pools]]
+name = "origin"
+origins = ["{}"]
+[[routes]]
+name = "proxy"
+pool = "origin"
+"#,
+        origin.addr
+    );
+    let op = Outpost::start(&toml).await;
+    let addr = op.addr("main").await;
+    let started = std::time::Instant::now();
+    // A slowloris: half a request head, then silence. raw() returns when the
+    // server closes the connection (or after 2 s).
+    let resp = raw(addr, b"GET / HTTP/1.1\r\nhost: x\r\nx-slow: ").await;
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_millis(1500), "connection held for {waited:?}");
+    assert!(resp.is_empty() || resp.starts_with("HTTP/1.1 408"), "{resp:?}");
+    assert_eq!(origin.hits(), 0);
+}
