@@ -7,27 +7,6 @@ use http_body_util::BodyExt;
 
 use crate::util::*;
 
-fn pool_config(origin: std::net::SocketAddr, extra: &str) -> String {
-    format!(
-        r#"
-[admin]
-enabled = false
-[access_log]
-enabled = false
-[[listeners]]
-name = "main"
-address = "127.0.0.1:0"
-[[pools]]
-name = "origin"
-origins = ["{origin}"]
-{extra}
-[[routes]]
-name = "proxy"
-pool = "origin"
-"#
-    )
-}
-
 #[tokio::test]
 async fn routing_precedence_through_the_proxy() {
     let toml = r#"
@@ -119,7 +98,7 @@ respond = { body = "x" }
 #[tokio::test]
 async fn forwarded_and_hop_by_hop_headers() {
     let origin = Origin::echo().await;
-    let op = Outpost::start(&pool_config(origin.addr, "")).await;
+    let op = Outpost::start(&proxy_config(origin.addr, "", "")).await;
     let addr = op.addr("main").await;
     let req = Request::get(format!("http://{addr}/path?q=1"))
         .header("host", "site.test")
@@ -173,11 +152,8 @@ async fn h1_and_h2_on_both_sides() {
         ("http2", false, "HTTP/2.0"),
         ("http2", true, "HTTP/2.0"),
     ] {
-        let op = Outpost::start(&pool_config(
-            origin.addr,
-            &format!("protocol = \"{pool_proto}\""),
-        ))
-        .await;
+        let pool_keys = format!("protocol = \"{pool_proto}\"");
+        let op = Outpost::start(&proxy_config(origin.addr, &pool_keys, "")).await;
         let client = if client_h2 { h2c_client() } else { h1_client() };
         let url = op.url("main", "/v").await;
         let resp = client
@@ -209,7 +185,7 @@ async fn h1_and_h2_on_both_sides() {
 #[tokio::test]
 async fn keep_alive_reuses_origin_connections() {
     let origin = Origin::echo().await;
-    let op = Outpost::start(&pool_config(origin.addr, "")).await;
+    let op = Outpost::start(&proxy_config(origin.addr, "", "")).await;
     let url = op.url("main", "/").await;
     let client = h1_client();
     for _ in 0..20 {
@@ -227,7 +203,7 @@ async fn keep_alive_reuses_origin_connections() {
 #[tokio::test]
 async fn upstream_refused_is_502() {
     let dead = closed_port().await;
-    let op = Outpost::start(&pool_config(dead, "")).await;
+    let op = Outpost::start(&proxy_config(dead, "", "")).await;
     let (status, _, body) = get(&op.url("main", "/").await).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body, "502 Bad Gateway\n", "no internal detail leaks");
@@ -240,7 +216,12 @@ async fn upstream_too_slow_is_504() {
         http::Response::new(full("late"))
     })
     .await;
-    let op = Outpost::start(&pool_config(origin.addr, "response_timeout = \"300ms\"")).await;
+    let op = Outpost::start(&proxy_config(
+        origin.addr,
+        "response_timeout = \"300ms\"",
+        "",
+    ))
+    .await;
     let started = std::time::Instant::now();
     let (status, _, _) = get(&op.url("main", "/").await).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
@@ -363,4 +344,19 @@ respond = { body = "v1" }
     assert_eq!(s, StatusCode::OK);
     let (_, _, body) = get(&op.url("main", "/").await).await;
     assert_eq!(body, "v2");
+}
+
+#[tokio::test]
+async fn ipv6_listener_and_origin() {
+    let origin = Origin::start_on("[::1]:0", |req| async move { echo_response(req).await }).await;
+    let origin_addr = origin.addr;
+    let toml = proxy_config(origin_addr, "", "").replace("127.0.0.1:0", "[::1]:0");
+    let op = Outpost::start(&toml).await;
+    let addr = op.addr("main").await;
+    assert!(addr.is_ipv6());
+    let (status, _, body) = get(&format!("http://{addr}/six")).await;
+    assert_eq!(status, StatusCode::OK);
+    let v = json(&body);
+    assert_eq!(v["uri"], "/six");
+    assert_eq!(v["headers"]["x-forwarded-for"][0], "::1");
 }

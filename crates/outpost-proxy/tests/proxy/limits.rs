@@ -4,29 +4,8 @@
 use crate::util::*;
 
 async fn limited(origin: std::net::SocketAddr) -> Outpost {
-    let toml = format!(
-        r#"
-[admin]
-enabled = false
-[access_log]
-enabled = false
-[limits]
-max_header_bytes = "16KiB"
-max_headers = 20
-max_uri_bytes = 256
-max_body_bytes = 1000
-[[listeners]]
-name = "main"
-address = "127.0.0.1:0"
-[[pools]]
-name = "origin"
-origins = ["{origin}"]
-[[routes]]
-name = "proxy"
-pool = "origin"
-"#
-    );
-    Outpost::start(&toml).await
+    let limits = "[limits]\nmax_header_bytes = \"16KiB\"\nmax_headers = 20\nmax_uri_bytes = 256\nmax_body_bytes = 1000";
+    Outpost::start(&proxy_config(origin, "", limits)).await
 }
 
 fn status_of(resp: &str) -> u16 {
@@ -186,26 +165,7 @@ async fn smuggling_shapes_are_never_forwarded_ambiguously() {
 #[tokio::test]
 async fn slow_request_heads_are_cut_off() {
     let origin = Origin::echo().await;
-    let toml = format!(
-        r#"
-[admin]
-enabled = false
-[access_log]
-enabled = false
-[timeouts]
-header_read = "300ms"
-[[listeners]]
-name = "main"
-address = "127.0.0.1:0"
-[[pools]]
-name = "origin"
-origins = ["{}"]
-[[routes]]
-name = "proxy"
-pool = "origin"
-"#,
-        origin.addr
-    );
+    let toml = proxy_config(origin.addr, "", "[timeouts]\nheader_read = \"300ms\"");
     let op = Outpost::start(&toml).await;
     let addr = op.addr("main").await;
     let started = std::time::Instant::now();
@@ -213,7 +173,13 @@ pool = "origin"
     // server closes the connection (or after 2 s).
     let resp = raw(addr, b"GET / HTTP/1.1\r\nhost: x\r\nx-slow: ").await;
     let waited = started.elapsed();
-    assert!(waited < std::time::Duration::from_millis(1500), "connection held for {waited:?}");
-    assert!(resp.is_empty() || resp.starts_with("HTTP/1.1 408"), "{resp:?}");
+    assert!(
+        waited < std::time::Duration::from_millis(1500),
+        "connection held for {waited:?}"
+    );
+    assert!(
+        resp.is_empty() || resp.starts_with("HTTP/1.1 408"),
+        "{resp:?}"
+    );
     assert_eq!(origin.hits(), 0);
 }

@@ -159,24 +159,7 @@ async fn graceful_shutdown_completes_in_flight_requests() {
         http::Response::new(full("finished"))
     })
     .await;
-    let toml = format!(
-        r#"
-[admin]
-enabled = false
-[access_log]
-enabled = false
-[[listeners]]
-name = "main"
-address = "127.0.0.1:0"
-[[pools]]
-name = "slow"
-origins = ["{}"]
-[[routes]]
-name = "slow"
-pool = "slow"
-"#,
-        origin.addr
-    );
+    let toml = proxy_config(origin.addr, "", "");
     let op = Outpost::start(&toml).await;
     let addr = op.addr("main").await;
     let url = format!("http://{addr}/");

@@ -49,24 +49,7 @@ async fn large_upload_and_download_stream_with_bounded_memory() {
         }
     })
     .await;
-    let toml = format!(
-        r#"
-[admin]
-enabled = false
-[access_log]
-enabled = false
-[[listeners]]
-name = "main"
-address = "127.0.0.1:0"
-[[pools]]
-name = "origin"
-origins = ["{}"]
-[[routes]]
-name = "proxy"
-pool = "origin"
-"#,
-        origin.addr
-    );
+    let toml = proxy_config(origin.addr, "", "");
     let op = Outpost::start(&toml).await;
     let url = op.url("main", "/big").await;
     let before = peak_rss_kib();
@@ -94,23 +77,7 @@ pool = "origin"
 #[tokio::test]
 async fn websocket_echo_through_the_proxy() {
     let ws_origin = ws_echo_origin().await;
-    let toml = format!(
-        r#"
-[admin]
-enabled = false
-[access_log]
-enabled = false
-[[listeners]]
-name = "main"
-address = "127.0.0.1:0"
-[[pools]]
-name = "ws"
-origins = ["{ws_origin}"]
-[[routes]]
-name = "ws"
-pool = "ws"
-"#
-    );
+    let toml = proxy_config(ws_origin, "", "");
     let op = Outpost::start(&toml).await;
     let addr = op.addr("main").await;
     let (mut ws, resp) = tokio_tungstenite::connect_async(format!("ws://{addr}/chat"))

@@ -115,18 +115,34 @@ async fn alpn_h2_and_http11_over_tls() {
 async fn certificates_reload_for_new_connections() {
     let (op, a, _b) = tls_outpost(tempfile::tempdir().unwrap()).await;
     let addr = op.addr("tls").await;
-    assert_eq!(presented(&handshake(addr, "a.test", &[b"http/1.1"]).await), a.der);
+    assert_eq!(
+        presented(&handshake(addr, "a.test", &[b"http/1.1"]).await),
+        a.der
+    );
     let old_conn = handshake(addr, "a.test", &[b"http/1.1"]).await;
     // Replace a.pem/a.key in place (as a certificate renewal would) and reload.
     let renewed = make_cert(op.dir.path(), "a", &["a.test"]);
     assert_ne!(renewed.der, a.der);
     let toml = std::fs::read_to_string(op.config_path()).unwrap();
     op.reload(&toml).await.unwrap();
-    assert_eq!(presented(&handshake(addr, "a.test", &[b"http/1.1"]).await), renewed.der);
+    assert_eq!(
+        presented(&handshake(addr, "a.test", &[b"http/1.1"]).await),
+        renewed.der
+    );
     // The connection opened before the reload still works.
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(old_conn)).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(old_conn))
+        .await
+        .unwrap();
     tokio::spawn(conn);
-    let resp = send.send_request(Request::get("/").header("host", "a.test").body(full("")).unwrap()).await.unwrap();
+    let resp = send
+        .send_request(
+            Request::get("/")
+                .header("host", "a.test")
+                .body(full(""))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
 

@@ -94,7 +94,16 @@ impl Origin {
         F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
         Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
     {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Origin::start_on("127.0.0.1:0", f).await
+    }
+
+    /// Like `start`, on a chosen bind address (e.g. `[::1]:0`).
+    pub async fn start_on<F, Fut>(bind: &str, f: F) -> Origin
+    where
+        F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
+    {
+        let tcp = TcpListener::bind(bind).await.unwrap();
         let addr = tcp.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
         let h = hits.clone();
@@ -310,4 +319,17 @@ pub fn peak_rss_kib() -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
+}
+
+/// A config with one listener `main` on port 0 that proxies everything to
+/// `origin` through pool `origin` (route `proxy`); no admin listener, no
+/// access log. `pool_keys` adds lines to the pool; `sections` adds top-level
+/// tables such as `[limits]`.
+pub fn proxy_config(origin: SocketAddr, pool_keys: &str, sections: &str) -> String {
+    format!(
+        "{sections}\n[admin]\nenabled = false\n[access_log]\nenabled = false\n\
+         [[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\n\
+         [[pools]]\nname = \"origin\"\norigins = [\"{origin}\"]\n{pool_keys}\n\
+         [[routes]]\nname = \"proxy\"\npool = \"origin\"\n"
+    )
 }
