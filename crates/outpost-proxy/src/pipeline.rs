@@ -40,6 +40,10 @@ pub struct Outcome {
     pub error: Option<ErrorKind>,
 }
 
+/// Status logged for a request whose client went away before a response
+/// head was ready (nginx's convention).
+const CLIENT_CLOSED: u16 = 499;
+
 /// Runs one request through every phase and returns the response to send.
 pub async fn handle(
     mut req: Request<Incoming>,
@@ -47,14 +51,22 @@ pub async fn handle(
     rt: Arc<Runtime>,
 ) -> Response<CountedBody> {
     let start = Instant::now();
-    let started_at = SystemTime::now();
     let request_id = headers::request_id(req.headers_mut());
     let host = request_host(&req);
-    let record = rt
-        .logger
-        .as_ref()
-        .map(|_| begin_record(&req, conn, &host, &request_id, started_at));
     let bytes_in = Arc::new(AtomicU64::new(0));
+    let record = rt.logger.clone().map(|logger| {
+        let rec = begin_record(&req, conn, &host, &request_id, SystemTime::now());
+        (rec, logger)
+    });
+    // If hyper drops this future (the client closed the connection while we
+    // waited on the origin), the guard still logs the request, as a 499.
+    let mut guard = AbandonGuard(Some(Pending {
+        start,
+        status: CLIENT_CLOSED,
+        bytes_in: bytes_in.clone(),
+        metrics: rt.no_route.clone(),
+        record,
+    }));
     let mut outcome = Outcome {
         route: None,
         upstream_addr: None,
@@ -72,7 +84,18 @@ pub async fn handle(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(headers::X_REQUEST_ID.clone(), v);
     }
-    finish(resp, &rt, outcome, record, start, bytes_in)
+    let pending = guard.0.take().map(|p| complete(p, &resp, &rt, outcome));
+    resp.map(|b| CountedBody::new(b, pending))
+}
+
+struct AbandonGuard(Option<Pending>);
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            p.finish(0, false);
+        }
+    }
 }
 
 async fn run_phases(
@@ -194,32 +217,20 @@ fn begin_record(
     })
 }
 
-/// Phase 8/9: wraps the response body so the log record and metrics complete
-/// when the last byte is sent (or the client goes away).
-fn finish(
-    resp: Response<OutBody>,
-    rt: &Runtime,
-    outcome: Outcome,
-    record: Option<Box<AccessRecord>>,
-    start: Instant,
-    bytes_in: Arc<AtomicU64>,
-) -> Response<CountedBody> {
-    let status = resp.status();
+/// Phase 8/9: fills in what the phases learned; the returned observation
+/// rides on the response body and completes when the last byte is sent (or
+/// the client goes away).
+fn complete(mut p: Pending, resp: &Response<OutBody>, rt: &Runtime, outcome: Outcome) -> Pending {
+    p.status = resp.status().as_u16();
     let route = outcome.route.map(|i| &rt.routes[i]);
-    let metrics = route.map_or_else(|| rt.no_route.clone(), |r| r.metrics.clone());
-    let record = record.zip(rt.logger.clone()).map(|(mut rec, logger)| {
+    if let Some(r) = route {
+        p.metrics = r.metrics.clone();
+    }
+    if let Some((rec, _)) = &mut p.record {
         rec.route = route.map(|r| r.name.to_string());
         rec.upstream_addr = outcome.upstream_addr;
         rec.upstream_ms = outcome.upstream_ms;
         rec.error = outcome.error.map(|k| k.as_str().to_string());
-        (rec, logger)
-    });
-    let pending = Pending {
-        start,
-        status: status.as_u16(),
-        bytes_in,
-        metrics,
-        record,
-    };
-    resp.map(|b| CountedBody::new(b, Some(pending)))
+    }
+    p
 }

@@ -146,7 +146,11 @@ impl Server {
             Ok(c) => self.reload(c).await,
             Err(e) => {
                 self.shared.metrics.reload(false);
-                Err(e.errors())
+                let errors = e.errors();
+                for err in &errors {
+                    tracing::error!(file = %path.display(), error = %err, "config reload rejected; still serving the previous config");
+                }
+                Err(errors)
             }
         }
     }
@@ -161,7 +165,7 @@ impl Server {
             Ok(g) => tracing::info!(generation = g, "config reloaded"),
             Err(errors) => {
                 for e in errors {
-                    tracing::error!(error = %e, "config reload rejected");
+                    tracing::error!(error = %e, "config reload rejected; still serving the previous config");
                 }
             }
         }

@@ -360,3 +360,34 @@ async fn ipv6_listener_and_origin() {
     assert_eq!(v["uri"], "/six");
     assert_eq!(v["headers"]["x-forwarded-for"][0], "::1");
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_early_is_still_logged() {
+    let origin = Origin::start(|_req| async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        http::Response::new(full("late"))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let toml = proxy_config(origin.addr, "", "").replace(
+        "[access_log]\nenabled = false",
+        &format!("[access_log]\npath = \"{}\"", log.display()),
+    );
+    let op = Outpost::start_in(&toml, dir).await;
+    let addr = op.addr("main").await;
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /gone HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        assert!(wait_until(|| origin.hits() == 1).await);
+    } // the client hangs up while the origin is still thinking
+    assert!(wait_until(|| std::fs::read_to_string(&log).is_ok_and(|s| !s.is_empty())).await);
+    let line = std::fs::read_to_string(&log).unwrap();
+    let rec: outpost_logs::record::AccessRecord =
+        serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(rec.status, 499);
+    assert_eq!(rec.path, "/gone");
+}
