@@ -219,6 +219,9 @@ fn limits(cx: &mut Ctx<'_>, raw: &RawLimits) -> Limits {
     );
     let l = Limits {
         max_connections: raw.max_connections.unwrap_or(d.max_connections),
+        max_connections_per_client: raw
+            .max_connections_per_client
+            .unwrap_or(d.max_connections_per_client),
         max_header_bytes: header_bytes.min(usize::MAX as u64) as usize,
         max_headers: raw.max_headers.unwrap_or(d.max_headers),
         max_uri_bytes: uri_bytes.min(usize::MAX as u64) as usize,

@@ -39,6 +39,10 @@ pub struct Server {
 pub struct Limits {
     /// Open downstream connections across all listeners; more are closed at accept. Default 10,000.
     pub max_connections: usize,
+    /// Open connections from one client (IPv4 address or IPv6 /64); more are
+    /// closed at accept. 0 = no per-client cap. Default 0 (many users can share
+    /// one NAT address; set it at the edge you know).
+    pub max_connections_per_client: u32,
     /// Bytes of a request head (request line + headers); over it answers 431. Default 64 KiB.
     pub max_header_bytes: usize,
     /// Number of request headers; over it answers 431. Default 100.
@@ -251,6 +255,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 10_000,
+            max_connections_per_client: 0,
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             max_uri_bytes: 8 * 1024,

@@ -36,6 +36,7 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
     pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<u32>,
     pub max_header_bytes: Option<RawSize>,
     pub max_headers: Option<usize>,
     pub max_uri_bytes: Option<RawSize>,

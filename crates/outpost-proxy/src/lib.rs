@@ -7,6 +7,7 @@
 mod access_log;
 mod admin;
 mod body;
+mod conn_limit;
 pub mod error;
 mod headers;
 mod idle;

@@ -34,6 +34,11 @@ pub struct ListenerLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
     pub result: &'static str,
 }
@@ -52,7 +57,7 @@ pub struct Metrics {
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
     connections_open: Family<ListenerLabel, Gauge>,
     connections_total: Family<ListenerLabel, Counter>,
-    pub connections_rejected: Counter,
+    connections_rejected: Family<ReasonLabel, Counter>,
     pub access_log_dropped: Counter,
     pub access_log_write_errors: Counter,
     reloads: Family<ResultLabel, Counter>,
@@ -84,7 +89,7 @@ impl Metrics {
             upstream_errors: Family::default(),
             connections_open: Family::default(),
             connections_total: Family::default(),
-            connections_rejected: Counter::default(),
+            connections_rejected: Family::default(),
             access_log_dropped: Counter::default(),
             access_log_write_errors: Counter::default(),
             reloads: Family::default(),
@@ -135,7 +140,7 @@ impl Metrics {
         );
         r.register(
             "connections_rejected",
-            "Connections closed at accept because limits.max_connections was reached",
+            "Connections closed at accept by a connection limit, by limit",
             self.connections_rejected.clone(),
         );
         r.register(
@@ -206,6 +211,16 @@ impl Metrics {
             self.connections_open.get_or_create(&l).clone(),
             self.connections_total.get_or_create(&l).clone(),
         )
+    }
+
+    pub fn connection_rejected(&self, why: crate::conn_limit::Refused) {
+        let reason = match why {
+            crate::conn_limit::Refused::Total => "max_connections",
+            crate::conn_limit::Refused::PerClient => "max_connections_per_client",
+        };
+        self.connections_rejected
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     pub fn reload(&self, ok: bool) {

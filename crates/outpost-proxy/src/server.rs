@@ -8,7 +8,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -22,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
+use crate::conn_limit::{ConnLimiter, ConnPermit};
 use crate::idle::IdleIo;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, ConnInfo};
@@ -47,7 +47,7 @@ pub enum StartError {
 pub struct Shared {
     pub runtime: ArcSwap<Runtime>,
     pub metrics: Arc<Metrics>,
-    open_connections: AtomicUsize,
+    connections: Arc<ConnLimiter>,
 }
 
 struct ListenerTask {
@@ -83,7 +83,7 @@ impl Server {
         let shared = Arc::new(Shared {
             runtime: ArcSwap::from_pointee(rt),
             metrics,
-            open_connections: AtomicUsize::new(0),
+            connections: Arc::new(ConnLimiter::default()),
         });
         let server = Arc::new(Server {
             shared,
@@ -325,17 +325,22 @@ async fn accept_loop(tcp: TcpListener, ctx: AcceptCtx, drain: watch::Receiver<bo
                 continue;
             }
         };
-        let rt = ctx.shared.runtime.load();
-        let max = rt.config.limits.max_connections;
-        if ctx.shared.open_connections.fetch_add(1, Ordering::AcqRel) >= max {
-            ctx.shared.open_connections.fetch_sub(1, Ordering::AcqRel);
-            ctx.shared.metrics.connections_rejected.inc();
-            drop(stream);
-            continue;
-        }
+        let limits = &ctx.shared.runtime.load().config.limits;
+        let permit = match ctx.shared.connections.try_acquire(
+            peer.ip(),
+            limits.max_connections,
+            limits.max_connections_per_client,
+        ) {
+            Ok(p) => p,
+            Err(refused) => {
+                ctx.shared.metrics.connection_rejected(refused);
+                drop(stream);
+                continue;
+            }
+        };
         ctx.total.inc();
         ctx.open.inc();
-        tokio::spawn(connection(stream, peer, ctx.clone(), drain.clone()));
+        tokio::spawn(connection(stream, peer, ctx.clone(), drain.clone(), permit));
     }
 }
 
@@ -345,6 +350,7 @@ async fn connection(
     peer: SocketAddr,
     ctx: Arc<AcceptCtx>,
     drain: watch::Receiver<bool>,
+    _permit: ConnPermit,
 ) {
     let _ = stream.set_nodelay(true);
     let rt = ctx.shared.runtime.load_full();
@@ -386,7 +392,6 @@ async fn connection(
         }
     }
     ctx.open.dec();
-    ctx.shared.open_connections.fetch_sub(1, Ordering::AcqRel);
 }
 
 fn client_ip(peer: SocketAddr) -> Arc<str> {

@@ -183,3 +183,49 @@ async fn slow_request_heads_are_cut_off() {
     );
     assert_eq!(origin.hits(), 0);
 }
+
+#[tokio::test]
+async fn per_client_connection_cap() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = Origin::echo().await;
+    let toml = proxy_config(origin.addr, "", "[limits]\nmax_connections_per_client = 2");
+    let op = Outpost::start(&toml).await;
+    let addr = op.addr("main").await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 12];
+        s.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"HTTP/1.1 200");
+        held.push(s);
+    }
+    // The third connection from the same client is closed at accept.
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = third.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        third.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(
+        matches!(n, Ok(Ok(0)) | Ok(Err(_))),
+        "third connection was served: {:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    // Closing one frees its slot.
+    drop(held.pop());
+    let ok = wait_until_async(|| async {
+        raw(
+            addr,
+            b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        )
+        .await
+        .starts_with("HTTP/1.1 200")
+    })
+    .await;
+    assert!(ok, "slot was not released");
+}

@@ -333,3 +333,18 @@ pub fn proxy_config(origin: SocketAddr, pool_keys: &str, sections: &str) -> Stri
          [[routes]]\nname = \"proxy\"\npool = \"origin\"\n"
     )
 }
+
+/// Like `wait_until` for an async condition: every 20 ms, for at most 5 s.
+pub async fn wait_until_async<F, Fut>(mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..250 {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
