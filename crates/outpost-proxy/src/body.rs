@@ -25,6 +25,8 @@ pub enum OutBody {
     Empty,
     Full(Option<Bytes>),
     Upstream(Incoming),
+    /// An HTTP/1.1 origin body that also drives its connection (`h1pool`).
+    Driven(crate::h1pool::DrivenBody),
     File(FileBody),
 }
 
@@ -46,6 +48,7 @@ impl Body for OutBody {
             OutBody::Empty => Poll::Ready(None),
             OutBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             OutBody::Upstream(inc) => Pin::new(inc).poll_frame(cx).map_err(Into::into),
+            OutBody::Driven(d) => Pin::new(d).poll_frame(cx),
             OutBody::File(f) => f.poll_chunk(cx),
         }
     }
@@ -55,6 +58,7 @@ impl Body for OutBody {
             OutBody::Empty => true,
             OutBody::Full(b) => b.is_none(),
             OutBody::Upstream(inc) => inc.is_end_stream(),
+            OutBody::Driven(d) => d.is_end_stream(),
             OutBody::File(f) => f.remaining == 0,
         }
     }
@@ -64,6 +68,7 @@ impl Body for OutBody {
             OutBody::Empty => SizeHint::with_exact(0),
             OutBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             OutBody::Upstream(inc) => inc.size_hint(),
+            OutBody::Driven(d) => d.size_hint(),
             OutBody::File(f) => SizeHint::with_exact(f.remaining),
         }
     }

@@ -9,6 +9,7 @@ mod admin;
 mod body;
 mod conn_limit;
 pub mod error;
+mod h1pool;
 mod headers;
 mod idle;
 pub mod metrics;

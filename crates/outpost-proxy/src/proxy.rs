@@ -15,6 +15,7 @@ use outpost_config::Limits;
 
 use crate::body::{LimitedBody, OutBody};
 use crate::error::{ErrorKind, ProxyError};
+use crate::h1pool::{DrivenBody, H1Conn};
 use crate::headers;
 use crate::metrics::Metrics;
 use crate::pipeline::{ConnInfo, Outcome};
@@ -29,7 +30,7 @@ pub struct ForwardCtx<'a> {
 
 pub async fn forward(
     mut req: Request<Incoming>,
-    pool: &UpstreamPool,
+    pool: &Arc<UpstreamPool>,
     ctx: &ForwardCtx<'_>,
     outcome: &mut Outcome,
     metrics: &Metrics,
@@ -37,7 +38,7 @@ pub async fn forward(
     let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade_request(req.headers());
     let downstream_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let via = via_for(req.version());
-    let target = pool.pick();
+    let (target_index, target) = pool.pick();
     outcome.upstream_addr = Some(target.label.clone());
 
     let (mut parts, body) = req.into_parts();
@@ -72,13 +73,13 @@ pub async fn forward(
     let sent = Instant::now();
     let result = tokio::time::timeout(
         pool.config.response_timeout,
-        pool.client.request(upstream_req),
+        exchange(pool, target_index, upstream_req),
     )
     .await;
     outcome.upstream_ms = Some((sent.elapsed().as_secs_f64() * 1e6).round() / 1e3);
-    let mut resp = match result {
+    let (mut resp, conn) = match result {
         Err(_) => Err(ErrorKind::ResponseTimeout),
-        Ok(Err(e)) => Err(classify(&e)),
+        Ok(Err(kind)) => Err(kind),
         Ok(Ok(r)) => Ok(r),
     }
     .map_err(|kind| {
@@ -93,13 +94,49 @@ pub async fn forward(
         && let Some(down) = downstream_upgrade
     {
         let up = hyper::upgrade::on(&mut resp);
+        if let Some(c) = conn {
+            // The origin connection hands its I/O to the upgrade when it ends.
+            tokio::spawn(c.run());
+        }
         tokio::spawn(tunnel(down, up));
         headers::strip_hop_by_hop(resp.headers_mut(), true);
-    } else {
-        headers::strip_hop_by_hop(resp.headers_mut(), false);
+        headers::append_via(resp.headers_mut(), via);
+        return Ok(resp.map(OutBody::Upstream));
     }
+    headers::strip_hop_by_hop(resp.headers_mut(), false);
     headers::append_via(resp.headers_mut(), via);
-    Ok(resp.map(OutBody::Upstream))
+    Ok(match conn {
+        Some(c) => resp.map(|b| OutBody::Driven(DrivenBody::new(b, c, pool.clone(), target_index))),
+        None => resp.map(OutBody::Upstream),
+    })
+}
+
+/// Sends the request on the pool's HTTP/1.1 path or through hyper's client.
+async fn exchange(
+    pool: &Arc<UpstreamPool>,
+    target: usize,
+    mut req: Request<LimitedBody>,
+) -> Result<(Response<Incoming>, Option<H1Conn>), ErrorKind> {
+    match &pool.h1 {
+        Some(h1) => {
+            // On a connection of our own the request line carries origin-form.
+            let absolute = req.uri().clone();
+            *req.uri_mut() = absolute
+                .path_and_query()
+                .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
+            let (resp, conn) = h1
+                .send(target, &absolute, req)
+                .await
+                .map_err(|e| classify(e.as_ref()))?;
+            Ok((resp, Some(conn)))
+        }
+        None => pool
+            .client
+            .request(req)
+            .await
+            .map(|r| (r, None))
+            .map_err(|e| classify(&e)),
+    }
 }
 
 fn via_for(v: Version) -> &'static str {

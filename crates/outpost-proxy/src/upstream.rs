@@ -256,6 +256,9 @@ pub struct UpstreamPool {
     pub targets: Vec<Target>,
     next: AtomicUsize,
     pub client: Client<Connector, LimitedBody>,
+    /// HTTP/1.1-only pools take the task-free path (`h1pool`); HTTP/2 and
+    /// ALPN-negotiated pools use hyper's pooled client.
+    pub h1: Option<crate::h1pool::H1Pool>,
 }
 
 impl UpstreamPool {
@@ -287,6 +290,14 @@ impl UpstreamPool {
             .pool_max_idle_per_host(config.max_idle_per_origin)
             .set_host(true)
             .http2_only(config.protocol == UpstreamProtocol::Http2);
+        let h1 = (config.protocol == UpstreamProtocol::Http1).then(|| {
+            crate::h1pool::H1Pool::new(
+                config.origins.len(),
+                config.max_idle_per_origin,
+                config.idle_timeout,
+                connector.clone(),
+            )
+        });
         let client = b.build(connector);
         let targets = config
             .origins
@@ -308,19 +319,21 @@ impl UpstreamPool {
             targets,
             next: AtomicUsize::new(0),
             client,
+            h1,
         }))
     }
 
-    /// Round-robin choice of the next origin.
-    pub fn pick(&self) -> &Target {
+    /// Round-robin choice of the next origin: its index and address.
+    pub fn pick(&self) -> (usize, &Target) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len();
-        &self.targets[i]
+        (i, &self.targets[i])
     }
 }
 
 /// Classifies a client error by walking its source chain for our typed errors.
-pub fn classify(err: &hyper_util::client::legacy::Error) -> ErrorKind {
+pub fn classify(err: &(dyn std::error::Error + 'static)) -> ErrorKind {
     let mut src: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut is_connect = false;
     let mut saw_user_body = false;
     while let Some(e) = src {
         if let Some(c) = e.downcast_ref::<ConnectError>() {
@@ -328,6 +341,9 @@ pub fn classify(err: &hyper_util::client::legacy::Error) -> ErrorKind {
         }
         if e.downcast_ref::<BodyTooLarge>().is_some() {
             return ErrorKind::BodyTooLarge;
+        }
+        if let Some(l) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            is_connect |= l.is_connect();
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_user() {
@@ -341,7 +357,7 @@ pub fn classify(err: &hyper_util::client::legacy::Error) -> ErrorKind {
     }
     if saw_user_body {
         ErrorKind::ClientBody
-    } else if err.is_connect() {
+    } else if is_connect {
         ErrorKind::ConnectFailed
     } else {
         ErrorKind::UpstreamProtocol

@@ -391,3 +391,46 @@ async fn a_client_that_leaves_early_is_still_logged() {
     assert_eq!(rec.status, 499);
     assert_eq!(rec.path, "/gone");
 }
+
+#[tokio::test]
+async fn an_idle_connection_closed_by_the_origin_is_retried_transparently() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // An origin that answers one request per connection and then closes it
+    // without saying so (no `Connection: close`), as idle-timeout reaping does.
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = tcp.local_addr().unwrap();
+    let conns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = tcp.accept().await {
+            let n = c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => got.extend_from_slice(&buf[..k]),
+                    }
+                }
+                let body = format!("conn {n}");
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                // Close a little later, once the proxy has parked the connection as idle.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            });
+        }
+    });
+    let op = Outpost::start(&proxy_config(origin, "", "")).await;
+    let url = op.url("main", "/").await;
+    for i in 1..=3 {
+        let (status, _, body) = get(&url).await;
+        assert_eq!(status, StatusCode::OK, "request {i}");
+        assert!(body.starts_with(b"conn "), "{body:?}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(conns.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+}
