@@ -125,12 +125,31 @@ fn map(file: &File) -> io::Result<memmap2::Mmap> {
     // SAFETY: the mapping is read-only. If another process truncates the file while we
     // read it, accessing the lost pages raises SIGBUS; log files are appended to, not
     // truncated in place, and `--follow` reads with `read(2)` instead of mapping.
-    // `populate` maps every page up front: far cheaper than one fault per 64 KiB.
-    let map = unsafe { memmap2::MmapOptions::new().populate().map(file)? };
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
+    let map = unsafe { memmap2::MmapOptions::new().map(file)? };
+    prefault(&map);
     Ok(map)
 }
+
+/// Maps every page up front, one range per worker thread (`MADV_POPULATE_READ`): far
+/// cheaper than a page fault per 64 KiB, and spread over the cores. On kernels without
+/// it (before Linux 5.14) pages fault in on first touch as usual.
+#[cfg(target_os = "linux")]
+fn prefault(map: &memmap2::Mmap) {
+    use rayon::prelude::*;
+    const PAGE: usize = 1 << 21; // 2 MiB: a multiple of every page size
+    let parts = rayon::current_num_threads().max(1);
+    let step = (map.len() / parts).div_ceil(PAGE).max(1) * PAGE;
+    (0..parts).into_par_iter().for_each(|i| {
+        let off = i * step;
+        if off < map.len() {
+            let len = step.min(map.len() - off);
+            let _ = map.advise_range(memmap2::Advice::PopulateRead, off, len);
+        }
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn prefault(_map: &memmap2::Mmap) {}
 
 fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;

@@ -112,7 +112,10 @@ fn top_every_key_and_format() {
         &["top", "--by", "path", "-n", "4", "--csv", "combined.log"],
     );
     // A tiny bound makes Space-Saving drop keys: the heavy hitters stay, marked approximate.
-    check("top_ip_bounded", &["top", "-n", "3", "--capacity", "4", "combined.log"]);
+    check(
+        "top_ip_bounded",
+        &["top", "-n", "3", "--capacity", "4", "combined.log"],
+    );
 }
 
 #[test]

@@ -40,7 +40,7 @@ pub struct ThreatConfig {
     pub flood_per_minute: u64,
     /// Methods that are not unusual. Default GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS.
     pub allowed_methods: Vec<String>,
-    /// IPs with per-client state; later new IPs are not tracked. Default 500,000 (~100 B each).
+    /// IPs with per-client state; later new IPs are not tracked. Default 500,000 (~250 B each).
     pub max_tracked_ips: usize,
     /// Sample lines per finding. Default 3.
     pub samples: usize,

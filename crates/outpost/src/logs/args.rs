@@ -118,7 +118,7 @@ struct ThreatsArgs {
     /// Methods that are not unusual (comma-separated).
     #[arg(long, default_value = "GET,HEAD,POST,PUT,DELETE,PATCH,OPTIONS")]
     allowed_methods: String,
-    /// Most client IPs given per-IP state (about 100 bytes each).
+    /// Most client IPs given per-IP state (about 250 bytes each).
     #[arg(long, default_value_t = 500_000)]
     max_tracked_ips: usize,
     /// Sample lines per finding.

@@ -2,7 +2,8 @@
 //! shown on stderr for large inputs when stderr is a terminal.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use outpost_logs::{Analysis, JsonOutput, render};
@@ -66,9 +67,9 @@ pub fn with_progress<T>(done: &AtomicU64, total: u64, work: impl FnOnce() -> T) 
     if total < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
         return work();
     }
-    let stop = AtomicBool::new(false);
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
-        s.spawn(|| {
+        s.spawn(move || {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -76,14 +77,16 @@ pub fn with_progress<T>(done: &AtomicU64, total: u64, work: impl FnOnce() -> T) 
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            while !stop.load(Ordering::Relaxed) {
+            // Refresh every 100 ms until the work is done (the sender is dropped).
+            while let Err(RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Duration::from_millis(100))
+            {
                 bar.set_position(done.load(Ordering::Relaxed).min(total));
-                std::thread::sleep(Duration::from_millis(100));
             }
             bar.finish_and_clear();
         });
         let result = work();
-        stop.store(true, Ordering::Relaxed);
+        drop(stop);
         result
     })
 }
