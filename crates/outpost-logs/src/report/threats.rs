@@ -405,8 +405,14 @@ impl ThreatsAnalyzer {
             let ip = display_key(ip);
             let distinct = st.paths_404.len() as u64;
             if distinct >= c.scanner_min_404_paths {
+                // Distinct paths are remembered up to MAX_DISTINCT_404 per IP.
+                let capped = if distinct as usize >= MAX_DISTINCT_404 {
+                    "+"
+                } else {
+                    ""
+                };
                 let evidence = format!(
-                    "{distinct} distinct paths answered 404 ({} 404s)",
+                    "{distinct}{capped} distinct paths answered 404 ({} 404s)",
                     st.not_found
                 );
                 scan.push(finding(
