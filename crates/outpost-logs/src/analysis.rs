@@ -102,7 +102,9 @@ impl Analysis {
             ReportSpec::Summary { exact } => {
                 Analysis::Summary(Session::new(SummaryAnalyzer { exact }, filter))
             }
-            ReportSpec::Threats(c) => Analysis::Threats(Session::new(ThreatsAnalyzer::new(c), filter)),
+            ReportSpec::Threats(c) => {
+                Analysis::Threats(Session::new(ThreatsAnalyzer::new(c), filter))
+            }
         }
     }
 
