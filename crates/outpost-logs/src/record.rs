@@ -97,7 +97,10 @@ mod tests {
 
     #[test]
     fn formats_known_instants() {
-        assert_eq!(format_rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_rfc3339_millis(UNIX_EPOCH),
+            "1970-01-01T00:00:00.000Z"
+        );
         let t = UNIX_EPOCH + Duration::from_millis(1_795_815_630_123);
         assert_eq!(format_rfc3339_millis(t), "2026-11-27T21:40:30.123Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
@@ -106,7 +109,11 @@ mod tests {
 
     #[test]
     fn json_line_round_trips() {
-        let r = AccessRecord { status: 200, method: "GET".into(), ..Default::default() };
+        let r = AccessRecord {
+            status: 200,
+            method: "GET".into(),
+            ..Default::default()
+        };
         let mut out = Vec::new();
         r.to_json_line(&mut out);
         assert_eq!(out.last(), Some(&b'\n'));
