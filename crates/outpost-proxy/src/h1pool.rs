@@ -144,8 +144,10 @@ impl H1Pool {
             })
             .await;
             if ready.is_err() || c.finished() {
-                if reused && !retried {
-                    retried = true;
+                if reused {
+                    // Closed while parked and found before anything was sent:
+                    // discard it and take the next (each pass pops one, so
+                    // this ends at a fresh dial).
                     continue;
                 }
                 return Err(ready
