@@ -127,6 +127,19 @@ impl std::error::Error for ProxyError {}
 /// short fixed text per status; internal details stay in logs and metrics.
 pub fn error_response(err: ProxyError) -> Response<OutBody> {
     let status = err.kind.status();
+    let mut resp = status_page(status);
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if err.side == Side::Downstream && status != StatusCode::NOT_FOUND {
+        // The request stream may be in an unknown state; do not reuse the connection.
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// A short plain-text page for a status (`404 Not Found`), used for every
+/// answer Outpost writes itself.
+pub fn status_page(status: StatusCode) -> Response<OutBody> {
     let text = format!(
         "{} {}\n",
         status.as_u16(),
@@ -134,16 +147,10 @@ pub fn error_response(err: ProxyError) -> Response<OutBody> {
     );
     let mut resp = Response::new(OutBody::full(Bytes::from(text)));
     *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
+    resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if err.side == Side::Downstream && status != StatusCode::NOT_FOUND {
-        // The request stream may be in an unknown state; do not reuse the connection.
-        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
     resp
 }
 

@@ -200,7 +200,7 @@ impl DrivenBody {
 
     fn release(&mut self) {
         if let (Some(conn), Some((pool, target))) = (self.conn.take(), self.home.take())
-            && let Some(h1) = &pool.h1
+            && let crate::upstream::Transport::Http1(h1) = &pool.transport
         {
             h1.checkin(target, conn);
         }

@@ -23,7 +23,6 @@ pub mod static_files;
 mod tls;
 mod upstream;
 
-pub use admin::constant_time_eq;
 pub use runtime::Runtime;
 pub use server::{Server, StartError};
 

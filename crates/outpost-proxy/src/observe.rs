@@ -17,7 +17,8 @@ pub struct Pending {
     pub start: Instant,
     pub status: u16,
     pub bytes_in: Arc<AtomicU64>,
-    pub metrics: RouteMetrics,
+    /// Shared per route: cloning it per request is one refcount, not eight.
+    pub metrics: Arc<RouteMetrics>,
     /// `None` when the access log is disabled: nothing is formatted then.
     pub record: Option<(Box<AccessRecord>, AccessLogger)>,
 }

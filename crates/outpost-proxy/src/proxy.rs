@@ -19,7 +19,7 @@ use crate::h1pool::{DrivenBody, H1Conn};
 use crate::headers;
 use crate::metrics::Metrics;
 use crate::pipeline::{ConnInfo, Outcome};
-use crate::upstream::{UpstreamPool, classify};
+use crate::upstream::{Transport, UpstreamPool, classify};
 
 pub struct ForwardCtx<'a> {
     pub conn: &'a ConnInfo,
@@ -117,8 +117,8 @@ async fn exchange(
     target: usize,
     mut req: Request<LimitedBody>,
 ) -> Result<(Response<Incoming>, Option<H1Conn>), ErrorKind> {
-    match &pool.h1 {
-        Some(h1) => {
+    match &pool.transport {
+        Transport::Http1(h1) => {
             // On a connection of our own the request line carries origin-form.
             let absolute = req.uri().clone();
             *req.uri_mut() = absolute
@@ -130,8 +130,7 @@ async fn exchange(
                 .map_err(|e| classify(e.as_ref()))?;
             Ok((resp, Some(conn)))
         }
-        None => pool
-            .client
+        Transport::Pooled(client) => client
             .request(req)
             .await
             .map(|r| (r, None))

@@ -26,14 +26,14 @@ pub struct Runtime {
     /// TLS server configs by listener name.
     pub tls: HashMap<String, Arc<ServerConfig>>,
     pub logger: Option<AccessLogger>,
-    pub no_route: RouteMetrics,
+    pub no_route: Arc<RouteMetrics>,
     pub metrics: Arc<Metrics>,
 }
 
 pub struct RouteRuntime {
     pub name: Arc<str>,
     pub action: RouteAction,
-    pub metrics: RouteMetrics,
+    pub metrics: Arc<RouteMetrics>,
 }
 
 impl Runtime {
@@ -93,7 +93,7 @@ impl Runtime {
             .map(|r| RouteRuntime {
                 name: Arc::from(r.name.as_str()),
                 action: r.action.clone(),
-                metrics: metrics.route(&r.name),
+                metrics: Arc::new(metrics.route(&r.name)),
             })
             .collect();
         Ok(Runtime {
@@ -103,7 +103,7 @@ impl Runtime {
             pools,
             tls,
             logger,
-            no_route: metrics.route(NO_ROUTE),
+            no_route: Arc::new(metrics.route(NO_ROUTE)),
             metrics,
             config,
         })

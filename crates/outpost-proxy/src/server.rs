@@ -130,10 +130,6 @@ impl Server {
         *self.admin_addr.lock().await
     }
 
-    pub fn config_path(&self) -> Option<&std::path::Path> {
-        self.config_path.as_deref()
-    }
-
     /// Re-reads the config file and applies it (SIGHUP, file change, admin API).
     pub async fn reload_from_file(&self) -> Result<u64, Vec<ConfigError>> {
         let Some(path) = &self.config_path else {

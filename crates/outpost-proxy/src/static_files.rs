@@ -13,6 +13,7 @@ use outpost_config::StaticSite;
 use tokio::io::AsyncSeekExt;
 
 use crate::body::{FileBody, OutBody};
+use crate::error::status_page;
 
 /// Serves one request from `site`. `path` is the raw (percent-encoded) request path.
 pub async fn serve(
@@ -23,7 +24,7 @@ pub async fn serve(
     req: &HeaderMap,
 ) -> Response<OutBody> {
     if method != Method::GET && method != Method::HEAD {
-        let mut r = simple(StatusCode::METHOD_NOT_ALLOWED);
+        let mut r = status_page(StatusCode::METHOD_NOT_ALLOWED);
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
@@ -33,10 +34,10 @@ pub async fn serve(
         None => path,
     };
     let Some(candidate) = map_path(&site.root, rel) else {
-        return simple(StatusCode::BAD_REQUEST);
+        return status_page(StatusCode::BAD_REQUEST);
     };
     let Some((file_path, meta, was_dir)) = resolve(site, &candidate).await else {
-        return simple(StatusCode::NOT_FOUND);
+        return status_page(StatusCode::NOT_FOUND);
     };
     if was_dir && !path.ends_with('/') {
         {
@@ -44,7 +45,7 @@ pub async fn serve(
                 Some(q) => format!("{path}/?{q}"),
                 None => format!("{path}/"),
             };
-            let mut r = simple(StatusCode::MOVED_PERMANENTLY);
+            let mut r = status_page(StatusCode::MOVED_PERMANENTLY);
             if let Ok(v) = HeaderValue::from_str(&target) {
                 r.headers_mut().insert(header::LOCATION, v);
             }
@@ -52,10 +53,10 @@ pub async fn serve(
         }
     }
     if meta.is_dir() {
-        return simple(StatusCode::NOT_FOUND);
+        return status_page(StatusCode::NOT_FOUND);
     }
     if !file_path.starts_with(&site.root) {
-        return simple(StatusCode::FORBIDDEN);
+        return status_page(StatusCode::FORBIDDEN);
     }
     send_file(&file_path, &meta, method, req).await
 }
@@ -156,10 +157,10 @@ async fn send_file(
     }
     let mut file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
-        Err(_) => return simple(StatusCode::NOT_FOUND),
+        Err(_) => return status_page(StatusCode::NOT_FOUND),
     };
     if start > 0 && file.seek(SeekFrom::Start(start)).await.is_err() {
-        return simple(StatusCode::INTERNAL_SERVER_ERROR);
+        return status_page(StatusCode::INTERNAL_SERVER_ERROR);
     }
     with_headers(status, headers, OutBody::File(FileBody::new(file, count)))
 }
@@ -286,20 +287,6 @@ pub fn content_type(path: &Path) -> &'static str {
         "tar" => "application/x-tar",
         _ => "application/octet-stream",
     }
-}
-
-fn simple(status: StatusCode) -> Response<OutBody> {
-    let text = format!(
-        "{} {}\n",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    );
-    let mut h = HeaderMap::new();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    with_headers(status, h, OutBody::full(text))
 }
 
 fn with_headers(status: StatusCode, headers: HeaderMap, body: OutBody) -> Response<OutBody> {

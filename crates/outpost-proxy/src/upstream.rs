@@ -249,16 +249,21 @@ pub struct Target {
     pub label: String,
 }
 
-/// A pool's runtime: its origins, the shared keep-alive client, and the
-/// round-robin cursor.
+/// A pool's runtime: its origins, how it reaches them, and the round-robin
+/// cursor.
 pub struct UpstreamPool {
     pub config: Pool,
     pub targets: Vec<Target>,
     next: AtomicUsize,
-    pub client: Client<Connector, LimitedBody>,
-    /// HTTP/1.1-only pools take the task-free path (`h1pool`); HTTP/2 and
-    /// ALPN-negotiated pools use hyper's pooled client.
-    pub h1: Option<crate::h1pool::H1Pool>,
+    pub transport: Transport,
+}
+
+/// How a pool reaches its origins.
+pub enum Transport {
+    /// HTTP/1.1-only pools: the task-free path (`h1pool`).
+    Http1(crate::h1pool::H1Pool),
+    /// HTTP/2 and ALPN-negotiated pools: hyper's pooled client.
+    Pooled(Box<Client<Connector, LimitedBody>>),
 }
 
 impl UpstreamPool {
@@ -283,22 +288,23 @@ impl UpstreamPool {
             tls,
             timeout: config.connect_timeout,
         };
-        let mut b = Client::builder(TokioExecutor::new());
-        b.timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(config.idle_timeout)
-            .pool_max_idle_per_host(config.max_idle_per_origin)
-            .set_host(true)
-            .http2_only(config.protocol == UpstreamProtocol::Http2);
-        let h1 = (config.protocol == UpstreamProtocol::Http1).then(|| {
-            crate::h1pool::H1Pool::new(
+        let transport = if config.protocol == UpstreamProtocol::Http1 {
+            Transport::Http1(crate::h1pool::H1Pool::new(
                 config.origins.len(),
                 config.max_idle_per_origin,
                 config.idle_timeout,
-                connector.clone(),
-            )
-        });
-        let client = b.build(connector);
+                connector,
+            ))
+        } else {
+            let mut b = Client::builder(TokioExecutor::new());
+            b.timer(TokioTimer::new())
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(config.idle_timeout)
+                .pool_max_idle_per_host(config.max_idle_per_origin)
+                .set_host(true)
+                .http2_only(config.protocol == UpstreamProtocol::Http2);
+            Transport::Pooled(Box::new(b.build(connector)))
+        };
         let targets = config
             .origins
             .iter()
@@ -318,8 +324,7 @@ impl UpstreamPool {
             config: config.clone(),
             targets,
             next: AtomicUsize::new(0),
-            client,
-            h1,
+            transport,
         }))
     }
 
