@@ -1,0 +1,3 @@
+//! Criterion benchmarks for `outpost_rules::ip`.
+
+fn main() {}

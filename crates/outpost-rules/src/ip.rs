@@ -1,0 +1,1 @@
+//! IP prefix tables (longest-prefix match) and named IP lists.
