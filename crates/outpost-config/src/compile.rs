@@ -18,6 +18,7 @@ use crate::raw::*;
 use crate::units;
 
 mod routes;
+mod rules;
 
 /// Most bytes a regex in a route may compile to, to bound memory. 1 MiB.
 pub(super) const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -31,6 +32,8 @@ const SECTIONS: &[&str] = &[
     "listeners",
     "pools",
     "routes",
+    "lists",
+    "rules",
     "access_log",
     "admin",
 ];
@@ -156,6 +159,7 @@ pub fn compile(mut table: toml::Table, base: &Path) -> Result<Config, Vec<Config
     let raw_listeners: Vec<Option<RawListener>> = cx.array("listeners", table.remove("listeners"));
     let raw_pools: Vec<Option<RawPool>> = cx.array("pools", table.remove("pools"));
     let raw_routes: Vec<Option<RawRoute>> = cx.array("routes", table.remove("routes"));
+    let raw_rules: Vec<Option<RawRule>> = cx.array("rules", table.remove("rules"));
     let raw_log: RawAccessLog = cx.table("access_log", table.remove("access_log"));
     let raw_admin: RawAdmin = cx.table("admin", table.remove("admin"));
 
@@ -165,6 +169,8 @@ pub fn compile(mut table: toml::Table, base: &Path) -> Result<Config, Vec<Config
     let listeners = listeners(&mut cx, &raw_listeners);
     let pools = pools(&mut cx, &raw_pools, &timeouts);
     let routes = routes::routes(&mut cx, &raw_routes, &raw_pools, &raw_listeners);
+    let lists = rules::lists(&mut cx, table.remove("lists"));
+    let rules = rules::rules(&mut cx, &raw_rules, &lists);
     let access_log = access_log(&mut cx, &raw_log);
     let admin = admin(&mut cx, &raw_admin);
 
@@ -179,6 +185,8 @@ pub fn compile(mut table: toml::Table, base: &Path) -> Result<Config, Vec<Config
             listeners,
             pools,
             routes,
+            lists,
+            rules,
             access_log,
             admin,
         })

@@ -19,6 +19,10 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     pub pools: Vec<Pool>,
     pub routes: Vec<Route>,
+    /// Named IP lists (`[lists.NAME]`), as rules refer to them (`$name`).
+    pub lists: outpost_rules::ip::Lists,
+    /// Every enabled `[[rules]]` entry, compiled.
+    pub rules: std::sync::Arc<outpost_rules::engine::RuleSet>,
     pub access_log: AccessLog,
     pub admin: Admin,
 }

@@ -146,3 +146,45 @@ pub struct RawAdmin {
     pub token: Option<String>,
     pub token_env: Option<String>,
 }
+
+/// `[lists.NAME]`: a named IP list, inline entries and/or a file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawList {
+    #[serde(default)]
+    pub entries: Vec<String>,
+    pub file: Option<String>,
+}
+
+/// `[[rules]]`: an expression and an action. Which of the optional fields
+/// apply depends on `action`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub id: String,
+    pub phase: Option<String>,
+    pub expression: String,
+    pub action: String,
+    #[allow(
+        dead_code,
+        reason = "free text for operators, accepted so a config can explain its rules"
+    )]
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// block, redirect
+    pub status: Option<u16>,
+    /// block
+    pub body: Option<String>,
+    pub content_type: Option<String>,
+    /// skip
+    pub phases: Option<Vec<String>>,
+    pub rules: Option<Vec<String>>,
+    /// set_request_header, remove_request_header, set_response_header
+    pub header: Option<String>,
+    pub value: Option<String>,
+    /// rewrite
+    pub path: Option<String>,
+    pub query: Option<String>,
+    /// redirect
+    pub target: Option<String>,
+}

@@ -46,6 +46,10 @@ pub struct AccessRecord {
     pub referer: Option<String>,
     /// Cache outcome (`hit`, `miss`, `stale`, ...); `null` until the route caches.
     pub cache_status: Option<String>,
+    /// Ids of the rules that matched, in evaluation order (the last one
+    /// decided when a rule answered: `block`, `redirect`); absent when none did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
     /// Why Outpost answered an error itself (`upstream_connect`, `upstream_timeout`, ...); `null` otherwise.
     pub error: Option<String>,
 }

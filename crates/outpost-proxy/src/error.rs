@@ -43,6 +43,9 @@ pub enum ErrorKind {
     ResponseTimeout,
     /// The origin closed or reset the connection, or sent a malformed response.
     UpstreamProtocol,
+    /// A rule's rewrite or header template produced a value that is not a
+    /// valid path, query or header value for this request.
+    RuleOutput,
     /// A bug or resource failure inside Outpost.
     Internal,
 }
@@ -62,7 +65,7 @@ impl ErrorKind {
             ConnectFailed | ConnectTimeout | UpstreamTls | ResponseTimeout | UpstreamProtocol => {
                 Side::Upstream
             }
-            Internal => Side::Internal,
+            RuleOutput | Internal => Side::Internal,
         }
     }
 
@@ -83,7 +86,7 @@ impl ErrorKind {
             NoRoute => StatusCode::NOT_FOUND,
             ConnectFailed | UpstreamTls | UpstreamProtocol => StatusCode::BAD_GATEWAY,
             ConnectTimeout | ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            RuleOutput | Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -101,6 +104,7 @@ impl ErrorKind {
             UpstreamTls => "upstream_tls",
             ResponseTimeout => "upstream_timeout",
             UpstreamProtocol => "upstream_protocol",
+            RuleOutput => "rule_output",
             Internal => "internal",
         }
     }

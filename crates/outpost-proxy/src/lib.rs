@@ -17,6 +17,7 @@ mod observe;
 mod pipeline;
 mod proxy;
 pub mod router;
+mod rules;
 mod runtime;
 mod server;
 pub mod static_files;

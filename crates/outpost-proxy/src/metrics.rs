@@ -29,6 +29,13 @@ pub struct UpstreamErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    pub rule: String,
+    pub phase: &'static str,
+    pub action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenerLabel {
     pub listener: String,
 }
@@ -61,6 +68,7 @@ pub struct Metrics {
     pub access_log_dropped: Counter,
     pub access_log_write_errors: Counter,
     reloads: Family<ResultLabel, Counter>,
+    rule_hits: Family<RuleLabels, Counter>,
     pub config_generation: Gauge,
 }
 
@@ -93,6 +101,7 @@ impl Metrics {
             access_log_dropped: Counter::default(),
             access_log_write_errors: Counter::default(),
             reloads: Family::default(),
+            rule_hits: Family::default(),
             config_generation: Gauge::default(),
         };
         m.register();
@@ -159,10 +168,25 @@ impl Metrics {
             self.reloads.clone(),
         );
         r.register(
+            "rule_hits",
+            "Requests a rule matched, by rule id, phase and action",
+            self.rule_hits.clone(),
+        );
+        r.register(
             "config_generation",
             "Generation number of the running config (1 = first)",
             self.config_generation.clone(),
         );
+    }
+
+    /// The hit counter of one rule, resolved once per config.
+    pub fn rule_hits(&self, rule: &str, phase: &'static str, action: &'static str) -> Counter {
+        let labels = RuleLabels {
+            rule: rule.to_string(),
+            phase,
+            action,
+        };
+        self.rule_hits.get_or_create(&labels).clone()
     }
 
     /// Prometheus text exposition of every metric.

@@ -1,7 +1,7 @@
 //! The request pipeline: the orchestrator holds only phase calls and their
-//! error branches (see docs/phases.md). Phases: read checks, route, (security,
-//! edge logic and cache come with their issues), origin (built-in or upstream),
-//! response, log.
+//! error branches (see docs/phases.md). Phases: read checks, route, security
+//! and edge logic (the config's rules), (cache comes with its issue), origin
+//! (built-in or upstream), response, log.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use crate::headers;
 use crate::observe::Pending;
 use crate::router::normalize_host;
 use crate::runtime::Runtime;
-use crate::{proxy, static_files};
+use crate::{proxy, rules, static_files};
 
 /// What the pipeline knows about the connection a request came on.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct ConnInfo {
     pub client_ip: Arc<str>,
     /// `TLSv1.2` / `TLSv1.3` on TLS listeners.
     pub tls_version: Option<&'static str>,
+    /// The server name the client sent in SNI, on TLS listeners.
+    pub sni: Option<Arc<str>>,
 }
 
 /// Facts gathered while the request passes the phases, for the log phase.
@@ -38,6 +40,8 @@ pub struct Outcome {
     pub upstream_addr: Option<String>,
     pub upstream_ms: Option<f64>,
     pub error: Option<ErrorKind>,
+    /// Ids of the rules that matched, in order.
+    pub rules: Vec<Arc<str>>,
 }
 
 /// Status logged for a request whose client went away before a response
@@ -72,6 +76,7 @@ pub async fn handle(
         upstream_addr: None,
         upstream_ms: None,
         error: None,
+        rules: Vec::new(),
     };
 
     let mut resp = match run_phases(req, conn, &rt, &host, &bytes_in, &mut outcome).await {
@@ -99,7 +104,7 @@ impl Drop for AbandonGuard {
 }
 
 async fn run_phases(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     conn: &ConnInfo,
     rt: &Runtime,
     host: &str,
@@ -109,9 +114,39 @@ async fn run_phases(
     check_limits(&req, rt)?;
     let route = rt
         .router
-        .find(&conn.listener, host, req.method(), req.uri().path())
-        .ok_or(ErrorKind::NoRoute)?;
-    outcome.route = Some(route);
+        .find(&conn.listener, host, req.method(), req.uri().path());
+    outcome.route = route;
+    // Rules run before a missing route is reported, so a blocked client gets
+    // the block whatever host it asks for.
+    let verdict = rules::evaluate(&rt.config.rules, &req, conn, host);
+    if !verdict.is_empty() {
+        for hit in &verdict.hits {
+            rt.rule_hits[hit.rule].inc();
+        }
+        outcome.rules = rules::hit_ids(&rt.config.rules, &verdict);
+        if let Some(t) = &verdict.terminal {
+            let mut resp = rules::answer(t);
+            rules::apply_to_response(&verdict, &mut resp);
+            return Ok(resp);
+        }
+        rules::apply_to_request(&verdict, &mut req)?;
+    }
+    let route = route.ok_or(ErrorKind::NoRoute)?;
+    let mut resp = origin(req, route, conn, rt, host, bytes_in, outcome).await?;
+    rules::apply_to_response(&verdict, &mut resp);
+    Ok(resp)
+}
+
+/// Phase 7: the route's origin, built-in or upstream.
+async fn origin(
+    req: Request<Incoming>,
+    route: usize,
+    conn: &ConnInfo,
+    rt: &Runtime,
+    host: &str,
+    bytes_in: &Arc<AtomicU64>,
+    outcome: &mut Outcome,
+) -> Result<Response<OutBody>, ProxyError> {
     match &rt.routes[route].action {
         RouteAction::Respond(fixed) => Ok(respond(fixed)),
         RouteAction::Static(site) => {
@@ -231,6 +266,7 @@ fn complete(mut p: Pending, resp: &Response<OutBody>, rt: &Runtime, outcome: Out
         rec.upstream_addr = outcome.upstream_addr;
         rec.upstream_ms = outcome.upstream_ms;
         rec.error = outcome.error.map(|k| k.as_str().to_string());
+        rec.rules = outcome.rules.iter().map(|id| id.to_string()).collect();
     }
     p
 }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use outpost_config::{Config, ConfigError, RouteAction};
+use prometheus_client::metrics::counter::Counter;
 use rustls::ServerConfig;
 
 use crate::access_log::AccessLogger;
@@ -27,6 +28,8 @@ pub struct Runtime {
     pub tls: HashMap<String, Arc<ServerConfig>>,
     pub logger: Option<AccessLogger>,
     pub no_route: Arc<RouteMetrics>,
+    /// Hit counters by global rule index.
+    pub rule_hits: Vec<Counter>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -96,6 +99,12 @@ impl Runtime {
                 metrics: Arc::new(metrics.route(&r.name)),
             })
             .collect();
+        let rules = &config.rules;
+        let rule_hits = (0..rules.len())
+            .map(|i| {
+                metrics.rule_hits(rules.id(i), rules.phase(i).as_str(), rules.action(i).name())
+            })
+            .collect();
         Ok(Runtime {
             generation: prev.map_or(1, |p| p.generation + 1),
             router: Router::new(&config.routes),
@@ -104,6 +113,7 @@ impl Runtime {
             tls,
             logger,
             no_route: Arc::new(metrics.route(NO_ROUTE)),
+            rule_hits,
             metrics,
             config,
         })

@@ -362,6 +362,7 @@ async fn connection(
                 peer,
                 client_ip: client_ip(peer),
                 tls_version: None,
+                sni: None,
             };
             serve(io, info, &ctx.shared, builder, drain).await;
         }
@@ -379,6 +380,7 @@ async fn connection(
                         peer,
                         client_ip: client_ip(peer),
                         tls_version: Some(version),
+                        sni: tls.get_ref().1.server_name().map(Arc::from),
                     };
                     serve(tls, info, &ctx.shared, builder, drain).await;
                 }
