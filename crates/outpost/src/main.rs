@@ -5,6 +5,7 @@
 //! 78 configuration error (`EX_CONFIG` from sysexits.h).
 
 mod logs;
+mod rules;
 mod serve;
 
 use std::path::PathBuf;
@@ -55,6 +56,8 @@ enum Command {
     },
     /// Analyse access logs (Outpost JSON, combined, common, custom formats).
     Logs(logs::LogsArgs),
+    /// Work with the config's rules (`outpost rules test`).
+    Rules(rules::RulesArgs),
     /// Print the version and build information.
     Version,
 }
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve::serve(&config),
         Command::Check { file } => check(&file),
         Command::Logs(args) => logs::run(args),
+        Command::Rules(args) => rules::run(args),
         Command::Version => {
             println!(
                 "outpost {} ({} {})",
@@ -87,11 +91,13 @@ fn check(file: &std::path::Path) -> ExitCode {
     match checked {
         Ok(config) => {
             println!(
-                "{}: ok ({} listeners, {} routes, {} pools)",
+                "{}: ok ({} listeners, {} routes, {} pools, {} rules, {} lists)",
                 file.display(),
                 config.listeners.len(),
                 config.routes.len(),
-                config.pools.len()
+                config.pools.len(),
+                config.rules.len(),
+                config.lists.len()
             );
             ExitCode::SUCCESS
         }
