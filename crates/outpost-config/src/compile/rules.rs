@@ -105,10 +105,12 @@ fn read_list_file(cx: &mut Ctx<'_>, p: &str, file: &str, cidrs: &mut Vec<Cidr>) 
 }
 
 pub(super) fn rules(cx: &mut Ctx<'_>, raw: &[Option<RawRule>], lists: &Lists) -> Arc<RuleSet> {
-    let ids: HashMap<&str, usize> = enabled(raw)
-        .enumerate()
-        .map(|(k, (_, r))| (r.id.as_str(), k))
-        .collect();
+    // First definition wins, so a duplicate id cannot make `skip` point at a
+    // different rule than the one the reader sees first.
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for (k, (_, r)) in enabled(raw).enumerate() {
+        ids.entry(r.id.as_str()).or_insert(k);
+    }
     let mut seen = HashMap::new();
     let mut out = Vec::new();
     for (i, r) in enabled(raw) {
@@ -415,19 +417,188 @@ fn rewrite(cx: &mut Ctx<'_>, p: &str, r: &RawRule) -> Option<Action> {
 
 fn redirect(cx: &mut Ctx<'_>, p: &str, r: &RawRule) -> Option<Action> {
     let status = match r.status.unwrap_or(302) {
-        s @ (301 | 302 | 303 | 307 | 308) => StatusCode::from_u16(s).ok()?,
+        s @ (301 | 302 | 303 | 307 | 308) => StatusCode::from_u16(s).ok(),
         s => {
             cx.err(
                 format!("{p}.status"),
                 format!("{s} is not a redirect status (301, 302, 303, 307 or 308)"),
             );
-            return None;
+            None
         }
     };
-    let Some(target) = &r.target else {
-        cx.err(format!("{p}.target"), "\"redirect\" needs `target`");
-        return None;
+    let target = match &r.target {
+        Some(t) => template(cx, format!("{p}.target"), t),
+        None => {
+            cx.err(format!("{p}.target"), "\"redirect\" needs `target`");
+            None
+        }
     };
-    let target = template(cx, format!("{p}.target"), target)?;
-    Some(Action::Redirect { status, target })
+    Some(Action::Redirect {
+        status: status?,
+        target: target?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::load_str;
+
+    const BASE: &str = "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n";
+
+    fn errors(extra: &str, base: &Path) -> Vec<String> {
+        match load_str(&format!("{BASE}{extra}"), base) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn actions_and_their_parameters_are_checked_together() {
+        let text = r#"
+[[rules]]
+id = "a"
+expression = "true"
+action = "challenge"
+[[rules]]
+id = "b"
+expression = "true"
+action = "log"
+status = 403
+[[rules]]
+id = "c"
+expression = "true"
+action = "skip"
+rules = ["a", "zz"]
+[[rules]]
+id = "d"
+expression = "true"
+action = "redirect"
+status = 200
+[[rules]]
+id = "e"
+phase = "transform"
+expression = "true"
+action = "allow"
+[[rules]]
+id = "f"
+expression = "true"
+action = "set_request_header"
+header = "content-length"
+value = "1"
+[[rules]]
+id = "g"
+expression = "true"
+action = "rewrite"
+path = "x${nope}"
+[[rules]]
+id = "a"
+phase = "ratelimit"
+expression = "true"
+action = "explode"
+"#;
+        let got = errors(text, Path::new("."));
+        let want = [
+            "rules[0].action: action \"challenge\" is reserved for the DDoS defences (under-attack mode) and not available yet; use \"block\"",
+            "rules[1].status: does not apply to action \"log\"",
+            "rules[2].rules[0]: rule \"a\" runs before this one; skip can only turn off later rules",
+            "rules[2].rules[1]: no enabled rule with id \"zz\"",
+            "rules[3].status: 200 is not a redirect status (301, 302, 303, 307 or 308)",
+            "rules[4].action: \"allow\" ends the security phases and only applies in the firewall phase; use \"skip\"",
+            "rules[5].header: \"content-length\" is managed by the proxy and cannot be set or removed by rules",
+            "rules[6].path: must start with '/' (or ${path})",
+            "rules[6].path: unknown placeholder `${nope}`; expected one of ${path}, ${query}, ${uri}, ${host}, ${scheme}, ${method}, ${client_ip}",
+            "rules[3].target: \"redirect\" needs `target`",
+        ];
+        for w in want {
+            assert!(got.iter().any(|g| g == w), "missing {w:?} in {got:#?}");
+        }
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("rules[7].id: duplicate rule id \"a\""))
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("rules[7].phase: unknown phase \"ratelimit\""))
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("rules[7].action: unknown action \"explode\""))
+        );
+    }
+
+    #[test]
+    fn list_files_report_bad_lines_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("deny.txt"),
+            "# office\n10.0.0.0/8\n\nnot-an-ip\n1.2.3.4/24 # host bits\n",
+        )
+        .unwrap();
+        let text = "[lists.deny]\nfile = \"deny.txt\"\nentries = [\"192.0.2.1\", \"300.1.1.1\"]\n[lists.\"bad name\"]\n[lists.missing]\nfile = \"nope.txt\"\n";
+        let got = errors(text, dir.path());
+        let file = dir.path().join("deny.txt");
+        assert!(
+            got.contains(
+                &"lists.deny.entries[1]: not an IP address or CIDR block: \"300.1.1.1\""
+                    .to_string()
+            ),
+            "{got:#?}"
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with(&format!("lists.deny.file: {}:4: ", file.display()))),
+            "{got:#?}"
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with(&format!("lists.deny.file: {}:5: ", file.display()))),
+            "{got:#?}"
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("lists.bad name: invalid list name")),
+            "{got:#?}"
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("lists.missing.file: cannot read list file")),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn good_rules_and_lists_compile_and_disabled_rules_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("deny.txt"), "10.0.0.0/8\n2001:db8::/32\n").unwrap();
+        let text = r#"
+[lists.deny]
+file = "deny.txt"
+entries = ["192.0.2.1"]
+[[rules]]
+id = "off"
+enabled = false
+expression = "true"
+action = "block"
+[[rules]]
+id = "deny"
+expression = "ip.src in $deny"
+action = "block"
+status = 451
+body = "no"
+[[rules]]
+id = "to-https"
+phase = "transform"
+expression = "not ssl"
+action = "redirect"
+status = 308
+target = "https://${host}${uri}"
+"#;
+        let c = load_str(&format!("{BASE}{text}"), dir.path()).unwrap();
+        assert_eq!(c.lists["deny"].len(), 3);
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(&**c.rules.id(0), "deny");
+        assert_eq!(c.rules.action(1).name(), "redirect");
+    }
 }
