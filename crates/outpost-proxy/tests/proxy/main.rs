@@ -5,6 +5,7 @@
 mod basics;
 mod limits;
 mod reload;
+mod rules;
 mod statics;
 mod streaming;
 mod tls;
