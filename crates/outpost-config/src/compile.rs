@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "pools",
     "routes",
     "lists",
+    "security",
     "rules",
     "access_log",
     "admin",
@@ -159,6 +160,7 @@ pub fn compile(mut table: toml::Table, base: &Path) -> Result<Config, Vec<Config
     let raw_listeners: Vec<Option<RawListener>> = cx.array("listeners", table.remove("listeners"));
     let raw_pools: Vec<Option<RawPool>> = cx.array("pools", table.remove("pools"));
     let raw_routes: Vec<Option<RawRoute>> = cx.array("routes", table.remove("routes"));
+    let raw_security: RawSecurity = cx.table("security", table.remove("security"));
     let raw_rules: Vec<Option<RawRule>> = cx.array("rules", table.remove("rules"));
     let raw_log: RawAccessLog = cx.table("access_log", table.remove("access_log"));
     let raw_admin: RawAdmin = cx.table("admin", table.remove("admin"));
@@ -171,6 +173,7 @@ pub fn compile(mut table: toml::Table, base: &Path) -> Result<Config, Vec<Config
     let routes = routes::routes(&mut cx, &raw_routes, &raw_pools, &raw_listeners);
     let lists = rules::lists(&mut cx, table.remove("lists"));
     let rules = rules::rules(&mut cx, &raw_rules, &lists);
+    let security = rules::security(&mut cx, &raw_security, &lists);
     let access_log = access_log(&mut cx, &raw_log);
     let admin = admin(&mut cx, &raw_admin);
 
@@ -186,6 +189,7 @@ pub fn compile(mut table: toml::Table, base: &Path) -> Result<Config, Vec<Config
             pools,
             routes,
             lists,
+            security,
             rules,
             access_log,
             admin,

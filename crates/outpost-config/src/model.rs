@@ -21,6 +21,7 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Named IP lists (`[lists.NAME]`), as rules refer to them (`$name`).
     pub lists: outpost_rules::ip::Lists,
+    pub security: Security,
     /// Every enabled `[[rules]]` entry, compiled.
     pub rules: std::sync::Arc<outpost_rules::engine::RuleSet>,
     pub access_log: AccessLog,
@@ -216,6 +217,21 @@ pub struct FixedResponse {
     pub status: http::StatusCode,
     pub headers: BTreeMap<String, String>,
     pub body: String,
+}
+
+/// Connection-level defences (`[security]`).
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// Lists whose addresses are refused right after accept, before TLS and
+    /// before any byte is read (the connection is closed). Default none.
+    pub deny_at_accept: Vec<std::sync::Arc<outpost_rules::ip::IpList>>,
+}
+
+impl Security {
+    /// Whether a connection from `ip` is refused at accept.
+    pub fn denies(&self, ip: std::net::IpAddr) -> bool {
+        self.deny_at_accept.iter().any(|l| l.contains(ip))
+    }
 }
 
 /// The access log (`[access_log]`).

@@ -188,3 +188,11 @@ pub struct RawRule {
     /// redirect
     pub target: Option<String>,
 }
+
+/// `[security]`: connection-level defences.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecurity {
+    #[serde(default)]
+    pub deny_at_accept: Vec<String>,
+}

@@ -149,7 +149,7 @@ impl Metrics {
         );
         r.register(
             "connections_rejected",
-            "Connections closed at accept by a connection limit, by limit",
+            "Connections closed at accept by a connection limit or a deny list, by reason",
             self.connections_rejected.clone(),
         );
         r.register(
@@ -244,6 +244,16 @@ impl Metrics {
         };
         self.connections_rejected
             .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// A connection closed at accept because its address is in a
+    /// `security.deny_at_accept` list.
+    pub fn connection_denied(&self) {
+        self.connections_rejected
+            .get_or_create(&ReasonLabel {
+                reason: "deny_at_accept",
+            })
             .inc();
     }
 

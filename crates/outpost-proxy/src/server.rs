@@ -321,7 +321,14 @@ async fn accept_loop(tcp: TcpListener, ctx: AcceptCtx, drain: watch::Receiver<bo
                 continue;
             }
         };
-        let limits = &ctx.shared.runtime.load().config.limits;
+        let rt = ctx.shared.runtime.load();
+        // Phase 1 (accept): listed addresses are dropped before TLS or any read.
+        if rt.config.security.denies(peer.ip()) {
+            ctx.shared.metrics.connection_denied();
+            drop(stream);
+            continue;
+        }
+        let limits = &rt.config.limits;
         let permit = match ctx.shared.connections.try_acquire(
             peer.ip(),
             limits.max_connections,

@@ -12,7 +12,8 @@ use outpost_rules::engine::{Action, BlockResponse, Phase, Rule, RuleSet, Templat
 use outpost_rules::ip::{Cidr, IpList, Lists, parse_list};
 
 use crate::compile::Ctx;
-use crate::raw::{RawList, RawRule};
+use crate::model::Security;
+use crate::raw::{RawList, RawRule, RawSecurity};
 
 /// Most named lists in one config. 1,000.
 const MAX_LISTS: usize = 1_000;
@@ -57,6 +58,20 @@ pub(super) fn lists(cx: &mut Ctx<'_>, value: Option<toml::Value>) -> Lists {
         out.insert(name, Arc::new(IpList::new(cidrs)));
     }
     out
+}
+
+pub(super) fn security(cx: &mut Ctx<'_>, raw: &RawSecurity, lists: &Lists) -> Security {
+    let mut deny_at_accept = Vec::new();
+    for (i, name) in raw.deny_at_accept.iter().enumerate() {
+        match lists.get(name.trim_start_matches('$')) {
+            Some(l) => deny_at_accept.push(l.clone()),
+            None => cx.err(
+                format!("security.deny_at_accept[{i}]"),
+                format!("no list named {name:?} (define it as [lists.{name}])"),
+            ),
+        }
+    }
+    Security { deny_at_accept }
 }
 
 fn valid_list_name(name: &str) -> bool {

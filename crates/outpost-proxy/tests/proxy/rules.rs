@@ -274,3 +274,48 @@ async fn rules_and_list_files_change_on_reload_and_a_bad_rule_keeps_the_old_ones
     op.reload(&without).await.unwrap();
     assert_eq!(request(&url, &[]).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn deny_at_accept_closes_listed_clients_before_reading() {
+    let toml = r#"
+[admin]
+address = "127.0.0.1:0"
+[access_log]
+enabled = false
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+[[routes]]
+name = "hello"
+respond = { body = "hello" }
+[lists.nobody]
+entries = ["192.0.2.0/24"]
+[security]
+deny_at_accept = ["nobody"]
+"#;
+    let op = Outpost::start(toml).await;
+    let addr = op.addr("main").await;
+    let ok = raw(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+
+    op.reload(&toml.replace("192.0.2.0/24", "127.0.0.0/8"))
+        .await
+        .unwrap();
+    let denied = raw(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(denied, "");
+    let admin = op.server.admin_addr().await.unwrap();
+    let (_, _, body) = get(&format!("http://{admin}/metrics")).await;
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(r#"outpost_connections_rejected_total{reason="deny_at_accept"} 1"#),
+        "{text}"
+    );
+}
