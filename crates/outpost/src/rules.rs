@@ -83,7 +83,7 @@ fn report(rules: &RuleSet, req: &OwnedRequest, v: &Verdict<'_>) -> String {
         req.method,
         req.host,
         req.uri,
-        req.client_ip,
+        req.view().client_ip,
         rules.len()
     );
     if v.hits.is_empty() {

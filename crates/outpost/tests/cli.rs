@@ -274,3 +274,53 @@ fn serve_reloads_when_the_file_changes() {
         "in-place write reload"
     );
 }
+
+#[test]
+fn rules_test_prints_matched_rules_and_the_decision() {
+    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.toml");
+    let run = |args: &[&str]| {
+        let out = bin()
+            .args(["rules", "test", "--config"])
+            .arg(&quickstart)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mut transcript = String::new();
+    for args in [
+        &["--ip", "192.0.2.7", "GET http://127.0.0.1:8080/"][..],
+        &["--ip", "::ffff:192.0.2.7", "GET http://127.0.0.1:8080/"][..],
+        &["GET http://127.0.0.1:8080/.git/config"][..],
+        &[
+            "-H",
+            "User-Agent: curl/8",
+            "GET https://example.com/home?x=1",
+        ][..],
+        &["POST http://example.com/api/items"][..],
+    ] {
+        let (code, stdout, stderr) = run(args);
+        assert_eq!(code, Some(0), "{stderr}");
+        transcript.push_str(&format!(
+            "$ outpost rules test {}\n{stdout}\n",
+            args.join(" ")
+        ));
+    }
+    golden("rules-test.out", &transcript);
+
+    let (code, _, stderr) = run(&["GET example.com/"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        stderr,
+        "outpost rules test: URL must start with http:// or https://\n"
+    );
+    let out = bin()
+        .args(["rules", "test", "--config", "nope.toml", "http://a/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}
