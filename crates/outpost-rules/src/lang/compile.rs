@@ -232,10 +232,11 @@ impl Compiler<'_> {
         };
         if c.args.len() != arity {
             let s = if arity == 1 { "" } else { "s" };
-            let msg = format!(
-                "{name}() takes {arity} argument{s}, but {} were given",
-                c.args.len()
-            );
+            let given = match c.args.len() {
+                1 => "1 was".to_owned(),
+                n => format!("{n} were"),
+            };
+            let msg = format!("{name}() takes {arity} argument{s}, but {given} given");
             self.error(v.span, msg);
             return None;
         }

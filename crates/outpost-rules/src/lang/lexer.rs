@@ -192,7 +192,7 @@ impl Lexer<'_> {
         Diag::new(
             start,
             start + c.len_utf8(),
-            format!("unexpected character {c:?}{hint}"),
+            format!("unexpected character \"{}\"{hint}", c.escape_default()),
         )
     }
 

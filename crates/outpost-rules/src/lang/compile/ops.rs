@@ -75,7 +75,10 @@ impl Compiler<'_> {
         match built {
             Ok(re) => Some(re),
             Err(regex::Error::CompiledTooBig(_)) => {
-                let msg = format!("regex compiles to more than {MAX_REGEX_SIZE} bytes");
+                let msg = format!(
+                    "regex is too big: compiled, it exceeds the {} KiB limit",
+                    MAX_REGEX_SIZE / 1024
+                );
                 self.error(span, msg);
                 None
             }
