@@ -1,23 +1,29 @@
 //! A poptrie (Asai & Ohara, SIGCOMM 2015): a longest-prefix-match table over
 //! fixed-width keys, built once from a sorted prefix set and then read-only.
+//! It answers with the *length* of the longest matching prefix: the prefix
+//! itself is the key masked to that length, so no prefix array is read.
 //!
 //! Layout: a direct-pointing array indexed by the top `top_bits` of the key,
 //! then nodes of stride 6. Each node holds two 64-bit maps: `children` (which
 //! of the 64 slots continue into a child node) and `leaves` (where a new run
 //! of equal leaf values starts among the other slots). Children and leaves of
 //! a node are stored contiguously, so a slot's position is the base plus a
-//! popcount of the map below it: no per-slot pointers, hence a node costs 24
-//! bytes however many slots it covers, and runs of equal leaves cost one
-//! `u32`.
+//! popcount of the map below it: no per-slot pointers, hence a node costs 32
+//! bytes however many slots it covers, and a run of equal leaves one byte.
+//! The first eight leaf runs live inside the node, so most lookups end in
+//! the node's own cache line without a further memory access.
 
 use std::marker::PhantomData;
 
 /// Bits consumed per node: 6, so a node's slot maps are one `u64` each.
 const STRIDE: u32 = 6;
-/// Top-array entry flag: the rest of the entry is a leaf value, not a node index.
+/// Top-array entry flag: the low byte of the entry is a leaf, not a node index.
 const LEAF: u32 = 1 << 31;
-/// Leaf value meaning "no prefix covers this key". Prefix indices stay below it.
-pub(crate) const NONE: u32 = LEAF - 1;
+/// Leaf meaning "no prefix covers this key"; any other leaf is the matching
+/// prefix length plus one.
+pub(crate) const NONE: u8 = 0;
+/// Leaf runs stored inside a node (one byte each) before spilling to `leaves`.
+const INLINE: usize = 8;
 
 /// An unsigned key read from the most significant bit down.
 pub(crate) trait Key: Copy + Ord + std::fmt::Debug {
@@ -46,7 +52,7 @@ impl Key for u128 {
     }
 }
 
-/// One stride-6 node: 24 bytes.
+/// One stride-6 node: 32 bytes, two to a cache line.
 #[derive(Debug, Clone, Copy, Default)]
 struct Node {
     /// Bit `s` set: slot `s` continues in a child node.
@@ -55,19 +61,22 @@ struct Node {
     leaves: u64,
     /// Index in `nodes` of the first child.
     child_base: u32,
-    /// Index in `leaves` of the first leaf run.
+    /// Index in `leaves` of leaf run number `INLINE` (the ninth).
     leaf_base: u32,
+    /// Leaf runs 0..8, run `r` in byte `r`.
+    inline: u64,
 }
 
-/// A read-only longest-prefix-match table mapping a key to the index of the
-/// longest prefix holding it (or [`NONE`]).
+/// A read-only longest-prefix-match table mapping a key to the length plus
+/// one of the longest prefix holding it (or [`NONE`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Poptrie<K> {
     top_bits: u32,
-    /// `1 << top_bits` entries: `LEAF | value` or a node index.
+    /// `1 << top_bits` entries: `LEAF | leaf` or a node index.
     top: Box<[u32]>,
     nodes: Vec<Node>,
-    leaves: Vec<u32>,
+    /// Leaf runs past the first `INLINE` of each node.
+    leaves: Vec<u8>,
     key: PhantomData<K>,
 }
 
@@ -76,7 +85,7 @@ struct Builder<'a, K> {
     addrs: &'a [K],
     lens: &'a [u8],
     nodes: Vec<Node>,
-    leaves: Vec<u32>,
+    leaves: Vec<u8>,
 }
 
 /// Slots of a level that continue into a child node, each with the range of
@@ -85,11 +94,10 @@ type Children = Vec<(usize, usize, usize)>;
 
 impl<K: Key> Poptrie<K> {
     /// Builds from prefixes sorted by (address, length), deduplicated, with
-    /// host bits zero and at most `NONE` of them; prefix `i` is reported as
-    /// value `i`. Overlaps are fine: the longest prefix wins.
+    /// host bits zero and lengths at most the key width. Overlaps are fine:
+    /// the longest prefix wins.
     pub(crate) fn build(addrs: &[K], lens: &[u8]) -> Self {
         debug_assert_eq!(addrs.len(), lens.len());
-        debug_assert!(addrs.len() < NONE as usize);
         let top_bits = top_bits_for::<K>(addrs.len());
         let mut b = Builder {
             addrs,
@@ -99,7 +107,7 @@ impl<K: Key> Poptrie<K> {
         };
         let mut vals = vec![NONE; 1 << top_bits];
         let split = b.fill(&mut vals, 0, top_bits, 0, addrs.len());
-        let mut top: Box<[u32]> = vals.iter().map(|&v| LEAF | v).collect();
+        let mut top: Box<[u32]> = vals.iter().map(|&v| LEAF | u32::from(v)).collect();
         for (slot, lo, hi) in split {
             let idx = b.nodes.len();
             b.nodes.push(Node::default());
@@ -117,14 +125,14 @@ impl<K: Key> Poptrie<K> {
         }
     }
 
-    /// The value of the longest prefix holding `key`, or [`NONE`].
+    /// The longest prefix holding `key`, as its length plus one, or [`NONE`].
     #[inline]
-    pub(crate) fn lookup(&self, key: K) -> u32 {
+    pub(crate) fn lookup(&self, key: K) -> u8 {
         let Some(&entry) = self.top.get(key.chunk(0, self.top_bits)) else {
             return NONE;
         };
         if entry & LEAF != 0 {
-            return entry & !LEAF;
+            return entry as u8;
         }
         let mut idx = entry as usize;
         let mut off = self.top_bits;
@@ -132,11 +140,7 @@ impl<K: Key> Poptrie<K> {
             let bit = 1u64 << (key.chunk(off, STRIDE) & 63);
             let upto = bit | (bit - 1);
             if node.children & bit == 0 {
-                // A leaf slot always has a run start at or below it, so the
-                // count is >= 1; `wrapping_sub` keeps a broken table panic-free.
-                let rank = (node.leaves & upto).count_ones() as usize;
-                let i = (node.leaf_base as usize + rank).wrapping_sub(1);
-                return self.leaves.get(i).copied().unwrap_or(NONE);
+                return self.leaf(node, (node.leaves & upto).count_ones() as usize);
             }
             let rank = (node.children & upto).count_ones() as usize;
             idx = node.child_base as usize + rank - 1;
@@ -145,11 +149,63 @@ impl<K: Key> Poptrie<K> {
         NONE
     }
 
+    /// Leaf run number `rank` (1-based) of `node`. A leaf slot always has a
+    /// run start at or below it, so `rank >= 1`; a broken table would give
+    /// `NONE`, not a panic.
+    #[inline(always)]
+    fn leaf(&self, node: &Node, rank: usize) -> u8 {
+        let r = rank.wrapping_sub(1);
+        if r < INLINE {
+            return (node.inline >> (r * 8)) as u8;
+        }
+        let i = (node.leaf_base as usize).wrapping_add(r - INLINE);
+        self.leaves.get(i).copied().unwrap_or(NONE)
+    }
+
+    /// `lookup` of each key, for `N` keys at once: every level's memory
+    /// reads are issued for all keys before any is needed, so cache misses
+    /// overlap instead of queueing behind each other.
+    pub(crate) fn lookup_many<const N: usize>(&self, keys: &[K; N]) -> [u8; N] {
+        let mut out = [NONE; N];
+        // Node index per key; usize::MAX once the key has its answer.
+        let mut at = [usize::MAX; N];
+        for ((key, out), at) in keys.iter().zip(&mut out).zip(&mut at) {
+            let entry = self.top.get(key.chunk(0, self.top_bits)).copied();
+            match entry {
+                Some(e) if e & LEAF == 0 => *at = e as usize,
+                Some(e) => *out = e as u8,
+                None => {}
+            }
+        }
+        let mut off = self.top_bits;
+        let mut more = true;
+        while more {
+            more = false;
+            for ((key, out), at) in keys.iter().zip(&mut out).zip(&mut at) {
+                let Some(node) = self.nodes.get(*at) else {
+                    continue;
+                };
+                let bit = 1u64 << (key.chunk(off, STRIDE) & 63);
+                let upto = bit | (bit - 1);
+                if node.children & bit == 0 {
+                    *out = self.leaf(node, (node.leaves & upto).count_ones() as usize);
+                    *at = usize::MAX;
+                } else {
+                    *at =
+                        node.child_base as usize + (node.children & upto).count_ones() as usize - 1;
+                    more = true;
+                }
+            }
+            off += STRIDE;
+        }
+        out
+    }
+
     /// Heap bytes held by the table (excluding `self`).
     pub(crate) fn memory_bytes(&self) -> usize {
         self.top.len() * size_of::<u32>()
             + self.nodes.capacity() * size_of::<Node>()
-            + self.leaves.capacity() * size_of::<u32>()
+            + self.leaves.capacity()
     }
 }
 
@@ -171,10 +227,11 @@ impl<K: Key> Builder<'_, K> {
     /// Sorting by (address, length) puts every prefix after those containing
     /// it, so plain overwriting in order leaves the longest match in each
     /// slot, and the long prefixes under one slot are contiguous.
-    fn fill(&self, vals: &mut [u32], off: u32, width: u32, lo: usize, hi: usize) -> Children {
+    fn fill(&self, vals: &mut [u8], off: u32, width: u32, lo: usize, hi: usize) -> Children {
         let mut children: Vec<(usize, usize, usize)> = Vec::new();
         for i in lo..hi {
-            let (addr, len) = (self.addrs[i], u32::from(self.lens[i]));
+            let (addr, len8) = (self.addrs[i], self.lens[i]);
+            let len = u32::from(len8);
             let slot = addr.chunk(off, width);
             if len > off + width {
                 match children.last_mut() {
@@ -185,7 +242,7 @@ impl<K: Key> Builder<'_, K> {
             }
             let span = 1usize << (off + width - len);
             if let Some(run) = vals.get_mut(slot..slot + span) {
-                run.fill(i as u32);
+                run.fill(len8 + 1);
             }
         }
         children
@@ -193,17 +250,22 @@ impl<K: Key> Builder<'_, K> {
 
     /// Builds node `idx` at bit `off` from the prefixes `lo..hi` (all longer
     /// than `off` and inside the node), slots defaulting to `default`.
-    fn node(&mut self, idx: usize, off: u32, lo: usize, hi: usize, default: u32) {
+    fn node(&mut self, idx: usize, off: u32, lo: usize, hi: usize, default: u8) {
         let mut vals = [default; 1 << STRIDE];
         let split = self.fill(&mut vals, off, STRIDE, lo, hi);
         let children = split.iter().fold(0u64, |m, c| m | 1 << c.0);
         let leaf_base = self.leaves.len();
-        let mut leaves = 0u64;
+        let (mut leaves, mut inline, mut runs) = (0u64, 0u64, 0);
         let mut prev = None;
         for (slot, &v) in vals.iter().enumerate() {
             if children & (1 << slot) == 0 && prev != Some(v) {
                 leaves |= 1 << slot;
-                self.leaves.push(v);
+                if runs < INLINE {
+                    inline |= u64::from(v) << (runs * 8);
+                } else {
+                    self.leaves.push(v);
+                }
+                runs += 1;
                 prev = Some(v);
             }
         }
@@ -214,6 +276,7 @@ impl<K: Key> Builder<'_, K> {
             leaves,
             child_base: child_base as u32,
             leaf_base: leaf_base as u32,
+            inline,
         };
         for (k, &(slot, clo, chi)) in split.iter().enumerate() {
             self.node(child_base + k, off + STRIDE, clo, chi, vals[slot]);

@@ -32,6 +32,15 @@ fn check(list: &IpList, prefixes: &[Cidr], ip: IpAddr) {
     assert_eq!(list.contains(ip), want.is_some(), "contains({ip})");
 }
 
+/// Asserts the batched lookup agrees with one-by-one lookups.
+fn check_many(list: &IpList, ips: &[IpAddr]) {
+    let mut many = vec![false; ips.len()];
+    list.contains_many(ips, &mut many);
+    for (&ip, &got) in ips.iter().zip(&many) {
+        assert_eq!(got, list.contains(ip), "contains_many({ip})");
+    }
+}
+
 /// The first and last address of each prefix and their neighbours: where
 /// an off-by-one in slot ranges would show.
 fn boundaries(c: Cidr) -> Vec<IpAddr> {
@@ -101,12 +110,18 @@ proptest! {
         let mut probes: Vec<IpAddr> = prefixes.iter().flat_map(|&c| boundaries(c)).collect();
         probes.extend(v4s.iter().map(|&x| IpAddr::V4(x.into())));
         probes.extend(v6s.iter().map(|&x| IpAddr::V6(x.into())));
+        let mapped_probes: Vec<IpAddr> = probes
+            .iter()
+            .filter_map(|p| match p {
+                IpAddr::V4(a) => Some(mapped(*a)),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        probes.extend(mapped_probes);
         for &p in &probes {
             check(&list, &prefixes, p);
-            if let IpAddr::V4(a) = p {
-                check(&list, &prefixes, mapped(a));
-            }
         }
+        check_many(&list, &probes);
     }
 }
 
@@ -136,11 +151,15 @@ fn large_tables_match_the_linear_scan() {
         prefixes.push(Cidr::new(IpAddr::V6(a6.into()), len6).unwrap());
     }
     let list = IpList::new(prefixes.iter().copied());
-    for c in prefixes.iter().step_by(97) {
-        for p in boundaries(*c) {
-            check(&list, &prefixes, p);
-        }
+    let probes: Vec<IpAddr> = prefixes
+        .iter()
+        .step_by(97)
+        .flat_map(|&c| boundaries(c))
+        .collect();
+    for &p in &probes {
+        check(&list, &prefixes, p);
     }
+    check_many(&list, &probes);
 }
 
 #[test]
