@@ -4,7 +4,7 @@
 //! An expression such as `http.host == "example.com" and
 //! starts_with(http.request.uri.path, "/admin") and not ip.src in {
 //! 10.0.0.0/8 }` is [`parse`]d into an [`Expr`], type-checked and compiled
-//! by [`compile`] into a [`Filter`]; a [`FilterSet`] indexes many filters by
+//! by [`compile()`] into a [`Filter`]; a [`FilterSet`] indexes many filters by
 //! the hosts and paths they require. The language (fields, operators,
 //! multi-value semantics, limits) is documented in `docs/rules-language.md`.
 

@@ -16,7 +16,7 @@
 //! Syntax errors stop parsing (what follows cannot be trusted); bad
 //! literals (a CIDR with host bits, an integer too large) are recorded and
 //! parsing goes on, so one pass reports them all. Nesting is bounded by
-//! [`MAX_DEPTH`](super::MAX_DEPTH), which also bounds every later recursion
+//! [`MAX_DEPTH`], which also bounds every later recursion
 //! over the tree.
 
 use super::ast::{Call, CmpOp, Expr, Field, In, Literal, Member, Set, Span, Value, ValueKind};
