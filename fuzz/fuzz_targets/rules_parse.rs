@@ -53,10 +53,14 @@ fuzz_target!(|data: &[u8]| {
             let set = FilterSet::new(vec![filter]);
             for (r, want) in reqs.iter().zip(answers) {
                 let mut got = false;
-                set.for_each_match(&r.view(), |_| false, |_| {
-                    got = true;
-                    true
-                });
+                set.for_each_match(
+                    &r.view(),
+                    |_| false,
+                    |_| {
+                        got = true;
+                        true
+                    },
+                );
                 assert_eq!(got, want, "index disagrees on {src}");
             }
         }
