@@ -595,3 +595,94 @@ proptest! {
         }
     }
 }
+
+// ---- token soup: what the fuzz target checks, on stable ----
+
+const TOKENS: &[&str] = &[
+    "http.host",
+    "ip.src",
+    "ssl",
+    "http.request.headers",
+    "[\"x-a\"]",
+    "[*]",
+    "http.request.uri.path",
+    "http.request.cookies",
+    "http.request.uri.args",
+    "tls.sni",
+    "lower(",
+    "len(",
+    "any(",
+    "all(",
+    "starts_with(",
+    "url_decode(",
+    ")",
+    "(",
+    ",",
+    "==",
+    "!=",
+    "<",
+    ">=",
+    "contains",
+    "matches",
+    "wildcard",
+    "in",
+    "{",
+    "}",
+    "$bad",
+    "$nope",
+    "and",
+    "or",
+    "xor",
+    "not",
+    "!",
+    "&&",
+    "||",
+    "^^",
+    "\"a\"",
+    "\"\\x41*\"",
+    "r\"(a\"",
+    "\"[\"",
+    "\"/p\"",
+    "7",
+    "99999999999999999999",
+    "10.0.0.0/8",
+    "::1",
+    "1.2.3.4/33",
+    "true",
+    "false",
+    "\n",
+    "é",
+    "'",
+    "=",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn token_soup_never_panics_and_round_trips(
+        picks in proptest::collection::vec(proptest::sample::select(TOKENS), 0..24),
+    ) {
+        let src = picks.join(" ");
+        if let Ok(expr) = lang::parse(&src) {
+            let printed = expr.to_string();
+            prop_assert_eq!(lang::parse(&printed).unwrap(), expr, "{}", printed);
+        }
+        let r = req("POST https://a.test/p?x-a=1", &["X-A: v", "Cookie: x-a=1"]);
+        match lang::compile(&src, &lists()) {
+            Ok(f) => {
+                let want = f.eval(&r.view());
+                let set = FilterSet::new(vec![f]);
+                let mut got = false;
+                set.for_each_match(&r.view(), |_| false, |_| { got = true; true });
+                prop_assert_eq!(got, want);
+            }
+            Err(d) => {
+                prop_assert!(!d.is_empty());
+                for d in d {
+                    let _ = d.render(&src);
+                }
+            }
+        }
+    }
+}
