@@ -341,7 +341,8 @@ fn literal(l: &Literal) -> Typed {
             let b = *b;
             Typed::Bool(Box::new(move |_| b))
         }
-        Literal::Ip(c) => Typed::Ip(Ip::Lit(*c)),
+        // Client addresses arrive unmapped, so `::ffff:10.0.0.1` must be too.
+        Literal::Ip(c) => Typed::Ip(Ip::Lit(c.unmapped())),
     }
 }
 
