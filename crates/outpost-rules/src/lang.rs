@@ -31,9 +31,10 @@ use runtime::Env;
 pub const MAX_SOURCE_LEN: usize = 16 * 1024;
 /// Longest string literal (after escapes), in bytes. Default 4 KiB.
 pub const MAX_STRING_LEN: usize = 4 * 1024;
-/// Most members in one `{ .. }` set. Default 10,000 (large IP lists belong
-/// in named lists, `in $name`).
-pub const MAX_SET_MEMBERS: usize = 10_000;
+/// Most members in one `{ .. }` set. Default 4,096: below what
+/// `MAX_SOURCE_LEN` would allow (about 8,000 one-digit members), so it is a
+/// real bound; large IP lists belong in named lists, `in $name`.
+pub const MAX_SET_MEMBERS: usize = 4096;
 /// Deepest nesting of parentheses, `not` and function calls. Default 64.
 pub const MAX_DEPTH: usize = 64;
 /// Largest compiled form of one regex (and of its lazy DFA cache), in

@@ -316,12 +316,15 @@ fn limits() {
     assert!(lang::compile(&over, &lists()).is_err());
     let huge = format!("http.host == \"a\"{}", " ".repeat(lang::MAX_SOURCE_LEN));
     assert!(lang::compile(&huge, &lists()).is_err());
-    let members: String = (0..lang::MAX_SET_MEMBERS)
-        .map(|i| format!("{i} "))
-        .collect();
-    // A full set is within MAX_SET_MEMBERS but longer than MAX_SOURCE_LEN:
-    // the source limit already bounds sets in practice.
-    assert!(lang::compile(&format!("len(http.host) in {{ {members} }}"), &lists()).is_err());
+    let exact = format!(
+        "http.host == \"a\"{}",
+        " ".repeat(lang::MAX_SOURCE_LEN - 16)
+    );
+    assert_eq!(exact.len(), lang::MAX_SOURCE_LEN);
+    assert!(lang::compile(&exact, &lists()).is_ok());
+    let set = |n: usize| format!("len(http.host) in {{ {} }}", "1 ".repeat(n));
+    assert!(lang::compile(&set(lang::MAX_SET_MEMBERS), &lists()).is_ok());
+    assert!(lang::compile(&set(lang::MAX_SET_MEMBERS + 1), &lists()).is_err());
     let deep = format!(
         "{}ssl{}",
         "(".repeat(lang::MAX_DEPTH + 1),
@@ -334,6 +337,12 @@ fn limits() {
         ")".repeat(lang::MAX_DEPTH)
     );
     assert!(lang::compile(&ok, &lists()).is_ok());
+    // `matches` looks at the first MAX_REGEX_INPUT bytes only.
+    let at = format!("X-Long: {}b", "a".repeat(lang::MAX_REGEX_INPUT - 1));
+    let past = format!("X-Long: {}b", "a".repeat(lang::MAX_REGEX_INPUT));
+    let rule = r#"http.request.headers["x-long"] matches "b""#;
+    assert!(eval(rule, &req("GET http://a/", &[&at])));
+    assert!(!eval(rule, &req("GET http://a/", &[&past])));
     let big_regex = r#"http.host matches "\\w{1000}\\w{1000}""#;
     assert!(lang::compile(big_regex, &lists()).is_err());
 }
