@@ -120,11 +120,9 @@ fn v4(c: &mut Criterion) {
         "ipv4 outpost poptrie",
         table.len(),
         || {
-            IpList::new(
-                table
-                    .iter()
-                    .map(|&(a, l)| Cidr::new(IpAddr::V4(a.into()), l).unwrap()),
-            )
+            IpList::new(table.iter().map(|&(a, l)| {
+                Cidr::new(IpAddr::V4(a.into()), l).expect("generator masks host bits")
+            }))
         },
         IpList::memory_bytes,
     );
@@ -163,6 +161,18 @@ fn v4(c: &mut Criterion) {
                     .count()
             })
         });
+        let ips: Vec<IpAddr> = qs.iter().map(|&q| IpAddr::V4(q.into())).collect();
+        g.bench_with_input(
+            BenchmarkId::new("outpost_contains_many", name),
+            &ips,
+            |b, ips| {
+                let mut out = vec![false; ips.len()];
+                b.iter(|| {
+                    list.contains_many(ips, &mut out);
+                    out.iter().filter(|&&hit| hit).count()
+                })
+            },
+        );
         g.bench_with_input(BenchmarkId::new("prefix_trie", name), qs, |b, qs| {
             b.iter(|| {
                 qs.iter()
@@ -182,11 +192,9 @@ fn v6(c: &mut Criterion) {
         "ipv6 outpost poptrie",
         table.len(),
         || {
-            IpList::new(
-                table
-                    .iter()
-                    .map(|&(a, l)| Cidr::new(IpAddr::V6(a.into()), l).unwrap()),
-            )
+            IpList::new(table.iter().map(|&(a, l)| {
+                Cidr::new(IpAddr::V6(a.into()), l).expect("generator masks host bits")
+            }))
         },
         IpList::memory_bytes,
     );
@@ -223,6 +231,18 @@ fn v6(c: &mut Criterion) {
                     .count()
             })
         });
+        let ips: Vec<IpAddr> = qs.iter().map(|&q| IpAddr::V6(q.into())).collect();
+        g.bench_with_input(
+            BenchmarkId::new("outpost_contains_many", name),
+            &ips,
+            |b, ips| {
+                let mut out = vec![false; ips.len()];
+                b.iter(|| {
+                    list.contains_many(ips, &mut out);
+                    out.iter().filter(|&&hit| hit).count()
+                })
+            },
+        );
         g.bench_with_input(BenchmarkId::new("prefix_trie", name), qs, |b, qs| {
             b.iter(|| {
                 qs.iter()

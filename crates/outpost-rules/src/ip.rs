@@ -92,6 +92,8 @@ pub enum CidrError {
 }
 
 impl Cidr {
+    /// A prefix of `len` bits at `addr`; errors if `len` is longer than the
+    /// family allows or `addr` has bits set past `len`.
     pub fn new(addr: IpAddr, len: u8) -> Result<Self, CidrError> {
         let max = if addr.is_ipv4() { 32 } else { 128 };
         if len > max {
@@ -123,9 +125,15 @@ impl Cidr {
             _ => self,
         }
     }
+    /// The network address (host bits zero).
     pub fn addr(&self) -> IpAddr {
         self.addr
     }
+    /// The prefix length in bits (0-32 for IPv4, 0-128 for IPv6).
+    #[expect(
+        clippy::len_without_is_empty,
+        reason = "a prefix length in bits, not a collection size"
+    )]
     pub fn len(&self) -> u8 {
         self.len
     }
