@@ -24,6 +24,9 @@ const LEAF: u32 = 1 << 31;
 pub(crate) const NONE: u8 = 0;
 /// Leaf runs stored inside a node (one byte each) before spilling to `leaves`.
 const INLINE: usize = 8;
+/// Longest chain a skip node replaces, in bits: 30 (five levels), so the
+/// path bits fit any `usize`. Chains of one level are not worth a skip node.
+const MAX_SKIP: u32 = 5 * STRIDE;
 
 /// An unsigned key read from the most significant bit down.
 pub(crate) trait Key: Copy + Ord + std::fmt::Debug {
@@ -53,6 +56,14 @@ impl Key for u128 {
 }
 
 /// One stride-6 node: 32 bytes, two to a cache line.
+///
+/// A node with `children == 0 && leaves == 0` (never a real node: its 64
+/// slots are each a child or a leaf) is a *skip node*, which compresses a
+/// chain of levels where every prefix below takes the same slot and none
+/// ends (a lone IPv6 /48 under a /22 would otherwise cost four nodes):
+/// `inline` holds the `leaf_base & 0xff` key bits the path follows, the
+/// byte above them the leaf for keys off the path, and `child_base` the
+/// node that continues it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Node {
     /// Bit `s` set: slot `s` continues in a child node.
@@ -134,19 +145,67 @@ impl<K: Key> Poptrie<K> {
         if entry & LEAF != 0 {
             return entry as u8;
         }
-        let mut idx = entry as usize;
-        let mut off = self.top_bits;
-        while let Some(node) = self.nodes.get(idx) {
-            let bit = 1u64 << (key.chunk(off, STRIDE) & 63);
-            let upto = bit | (bit - 1);
-            if node.children & bit == 0 {
-                return self.leaf(node, (node.leaves & upto).count_ones() as usize);
+        let (mut idx, mut off) = (entry as usize, self.top_bits);
+        loop {
+            match self.step(key, idx, off) {
+                Ok(next) => (idx, off) = next,
+                Err(leaf) => return leaf,
             }
-            let rank = (node.children & upto).count_ones() as usize;
-            idx = node.child_base as usize + rank - 1;
-            off += STRIDE;
         }
-        NONE
+    }
+
+    /// `lookup` of each key, for `N` keys at once: every level's memory
+    /// reads are issued for all keys before any is needed, so cache misses
+    /// overlap instead of queueing behind each other.
+    pub(crate) fn lookup_many<const N: usize>(&self, keys: &[K; N]) -> [u8; N] {
+        let mut out = [NONE; N];
+        // (node index, bit offset) per key; index usize::MAX once answered.
+        let mut at = [(usize::MAX, 0); N];
+        for ((key, out), at) in keys.iter().zip(&mut out).zip(&mut at) {
+            match self.top.get(key.chunk(0, self.top_bits)).copied() {
+                Some(e) if e & LEAF == 0 => *at = (e as usize, self.top_bits),
+                Some(e) => *out = e as u8,
+                None => {}
+            }
+        }
+        let mut more = true;
+        while more {
+            more = false;
+            for ((key, out), at) in keys.iter().zip(&mut out).zip(&mut at) {
+                if at.0 == usize::MAX {
+                    continue;
+                }
+                match self.step(*key, at.0, at.1) {
+                    Ok(next) => (*at, more) = (next, true),
+                    Err(leaf) => (*out, at.0) = (leaf, usize::MAX),
+                }
+            }
+        }
+        out
+    }
+
+    /// One step down from node `idx` at bit `off`: the next node and its
+    /// offset, or the answer.
+    #[inline(always)]
+    fn step(&self, key: K, idx: usize, off: u32) -> Result<(usize, u32), u8> {
+        let Some(node) = self.nodes.get(idx) else {
+            return Err(NONE);
+        };
+        if node.children | node.leaves == 0 {
+            // A skip node (see `Node`): off the one path, the default holds.
+            let len = node.leaf_base & 0xff;
+            if key.chunk(off, len) as u64 != node.inline {
+                return Err((node.leaf_base >> 8) as u8);
+            }
+            return Ok((node.child_base as usize, off + len));
+        }
+        let bit = 1u64 << (key.chunk(off, STRIDE) & 63);
+        let upto = bit | (bit - 1);
+        if node.children & bit == 0 {
+            return Err(self.leaf(node, (node.leaves & upto).count_ones() as usize));
+        }
+        let rank = (node.children & upto).count_ones() as usize;
+        Ok((node.child_base as usize + rank - 1, off + STRIDE))
     }
 
     /// Leaf run number `rank` (1-based) of `node`. A leaf slot always has a
@@ -160,45 +219,6 @@ impl<K: Key> Poptrie<K> {
         }
         let i = (node.leaf_base as usize).wrapping_add(r - INLINE);
         self.leaves.get(i).copied().unwrap_or(NONE)
-    }
-
-    /// `lookup` of each key, for `N` keys at once: every level's memory
-    /// reads are issued for all keys before any is needed, so cache misses
-    /// overlap instead of queueing behind each other.
-    pub(crate) fn lookup_many<const N: usize>(&self, keys: &[K; N]) -> [u8; N] {
-        let mut out = [NONE; N];
-        // Node index per key; usize::MAX once the key has its answer.
-        let mut at = [usize::MAX; N];
-        for ((key, out), at) in keys.iter().zip(&mut out).zip(&mut at) {
-            let entry = self.top.get(key.chunk(0, self.top_bits)).copied();
-            match entry {
-                Some(e) if e & LEAF == 0 => *at = e as usize,
-                Some(e) => *out = e as u8,
-                None => {}
-            }
-        }
-        let mut off = self.top_bits;
-        let mut more = true;
-        while more {
-            more = false;
-            for ((key, out), at) in keys.iter().zip(&mut out).zip(&mut at) {
-                let Some(node) = self.nodes.get(*at) else {
-                    continue;
-                };
-                let bit = 1u64 << (key.chunk(off, STRIDE) & 63);
-                let upto = bit | (bit - 1);
-                if node.children & bit == 0 {
-                    *out = self.leaf(node, (node.leaves & upto).count_ones() as usize);
-                    *at = usize::MAX;
-                } else {
-                    *at =
-                        node.child_base as usize + (node.children & upto).count_ones() as usize - 1;
-                    more = true;
-                }
-            }
-            off += STRIDE;
-        }
-        out
     }
 
     /// Heap bytes held by the table (excluding `self`).
@@ -248,9 +268,37 @@ impl<K: Key> Builder<'_, K> {
         children
     }
 
+    /// Bits from `off` that a skip node could cover (a multiple of `STRIDE`,
+    /// at most `MAX_SKIP`): levels where all of `lo..hi` take the same slot
+    /// and none of them ends.
+    fn skippable(&self, off: u32, lo: usize, hi: usize) -> u32 {
+        let min_len = self.lens[lo..hi].iter().min().map_or(0, |&l| u32::from(l));
+        let (first, last) = (self.addrs[lo], self.addrs[hi - 1]);
+        let mut skip = 0;
+        while skip < MAX_SKIP
+            && min_len > off + skip + STRIDE
+            && first.chunk(off + skip, STRIDE) == last.chunk(off + skip, STRIDE)
+        {
+            skip += STRIDE;
+        }
+        skip
+    }
+
     /// Builds node `idx` at bit `off` from the prefixes `lo..hi` (all longer
     /// than `off` and inside the node), slots defaulting to `default`.
     fn node(&mut self, idx: usize, off: u32, lo: usize, hi: usize, default: u8) {
+        let skip = self.skippable(off, lo, hi);
+        if skip >= 2 * STRIDE {
+            let child = self.nodes.len();
+            self.nodes.push(Node::default());
+            self.nodes[idx] = Node {
+                inline: self.addrs[lo].chunk(off, skip) as u64,
+                child_base: child as u32,
+                leaf_base: skip | u32::from(default) << 8,
+                ..Node::default()
+            };
+            return self.node(child, off + skip, lo, hi, default);
+        }
         let mut vals = [default; 1 << STRIDE];
         let split = self.fill(&mut vals, off, STRIDE, lo, hi);
         let children = split.iter().fold(0u64, |m, c| m | 1 << c.0);

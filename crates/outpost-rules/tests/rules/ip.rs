@@ -362,3 +362,31 @@ fn ipv6_forms() {
     );
     assert_eq!(list.longest_match(v6("fec0::")), None);
 }
+
+/// Lone long prefixes are reached through skip nodes; an address leaving
+/// the skipped path anywhere must fall back to the shorter prefix.
+#[test]
+fn lone_long_prefixes_and_addresses_off_their_path() {
+    let prefixes = [
+        "2001:db8::1/128",
+        "2001:db8::/32",
+        "10.1.2.3/32",
+        "10.0.0.0/8",
+    ]
+    .map(cidr);
+    let list = IpList::new(prefixes);
+    for probe in [
+        "2001:db8::1",
+        "2001:db8::",
+        "2001:db8::3",
+        "2001:db8:8000::1",
+        "2001:db8:0:0:8000::1",
+        "2001:db9::1",
+        "10.1.2.3",
+        "10.1.2.2",
+        "10.129.2.3",
+        "11.1.2.3",
+    ] {
+        check(&list, &prefixes, ip(probe));
+    }
+}
