@@ -268,6 +268,20 @@ impl<K: Key> Builder<'_, K> {
         children
     }
 
+    /// Makes node `idx` a skip node over `skip` bits from `off`, continuing
+    /// in a new node at `off + skip`.
+    fn skip_node(&mut self, idx: usize, off: u32, skip: u32, lo: usize, hi: usize, default: u8) {
+        let child = self.nodes.len();
+        self.nodes.push(Node::default());
+        self.nodes[idx] = Node {
+            inline: self.addrs[lo].chunk(off, skip) as u64,
+            child_base: child as u32,
+            leaf_base: skip | u32::from(default) << 8,
+            ..Node::default()
+        };
+        self.node(child, off + skip, lo, hi, default);
+    }
+
     /// Bits from `off` that a skip node could cover (a multiple of `STRIDE`,
     /// at most `MAX_SKIP`): levels where all of `lo..hi` take the same slot
     /// and none of them ends.
@@ -289,15 +303,7 @@ impl<K: Key> Builder<'_, K> {
     fn node(&mut self, idx: usize, off: u32, lo: usize, hi: usize, default: u8) {
         let skip = self.skippable(off, lo, hi);
         if skip >= 2 * STRIDE {
-            let child = self.nodes.len();
-            self.nodes.push(Node::default());
-            self.nodes[idx] = Node {
-                inline: self.addrs[lo].chunk(off, skip) as u64,
-                child_base: child as u32,
-                leaf_base: skip | u32::from(default) << 8,
-                ..Node::default()
-            };
-            return self.node(child, off + skip, lo, hi, default);
+            return self.skip_node(idx, off, skip, lo, hi, default);
         }
         let mut vals = [default; 1 << STRIDE];
         let split = self.fill(&mut vals, off, STRIDE, lo, hi);
@@ -329,5 +335,35 @@ impl<K: Key> Builder<'_, K> {
         for (k, &(slot, clo, chi)) in split.iter().enumerate() {
             self.node(child_base + k, off + STRIDE, clo, chi, vals[slot]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two nodes per cache line is what the layout is sized for.
+    #[test]
+    fn node_is_32_bytes() {
+        assert_eq!(size_of::<Node>(), 32);
+    }
+
+    /// A lone /128 under a 6-bit top array: skip nodes of 30 bits take it
+    /// from bit 6 to 126 in four hops, plus the node holding it.
+    #[test]
+    fn lone_long_prefix_uses_skip_nodes() {
+        let addr = 0x2001_0db8_u128 << 96 | 1;
+        let t = Poptrie::build(&[addr], &[128]);
+        assert_eq!(t.nodes.len(), 5);
+        assert_eq!(t.lookup(addr), 129);
+        assert_eq!(t.lookup(addr ^ 1 << 40), NONE);
+        assert_eq!(t.lookup(addr ^ 1), NONE);
+    }
+
+    #[test]
+    fn table_memory_follows_size() {
+        let small = Poptrie::<u32>::build(&[0x0a00_0000], &[8]);
+        assert_eq!(small.top.len(), 64);
+        assert!(small.memory_bytes() < 512);
     }
 }
