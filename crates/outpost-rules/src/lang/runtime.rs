@@ -193,6 +193,26 @@ pub(crate) fn upper(v: &[u8], f: StrSink<'_>) -> bool {
     })
 }
 
+/// Whether `hay` contains `needle` (lowercase) ignoring ASCII case.
+pub(crate) fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    let (Some(&first), Some(last)) = (needle.first(), hay.len().checked_sub(needle.len())) else {
+        return needle.is_empty();
+    };
+    let upper = first.to_ascii_uppercase();
+    let mut from = 0;
+    while let Some(p) = memchr::memchr2(first, upper, &hay[from..=last]) {
+        let at = from + p;
+        if hay[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return true;
+        }
+        from = at + 1;
+        if from > last {
+            break;
+        }
+    }
+    false
+}
+
 fn needs_decoding(v: &[u8]) -> bool {
     memchr::memchr2(b'%', b'+', v).is_some()
 }
@@ -245,6 +265,17 @@ mod tests {
             collect(|f| lower(long.as_bytes(), f)),
             [long.to_lowercase()]
         );
+    }
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains_ignore_case(b"Mozilla Googlebot/2.1", b"googlebot"));
+        assert!(contains_ignore_case(b"ABC", b"abc"));
+        assert!(contains_ignore_case(b"xAbC", b"bc"));
+        assert!(!contains_ignore_case(b"ab", b"abc"));
+        assert!(!contains_ignore_case(b"a-b", b"ab"));
+        assert!(contains_ignore_case(b"", b""));
+        assert!(contains_ignore_case(b"1/2", b"/2"));
     }
 
     #[test]

@@ -212,6 +212,19 @@ fn functions() {
             (r#"lower(http.request.headers["x-mixed"]) == "abc""#, true),
             (r#"upper(http.request.headers["x-mixed"]) == "ABC""#, true),
             (r#"lower(http.request.headers["x-mixed"]) == "ABC""#, false),
+            (
+                r#"lower(http.request.headers["x-mixed"]) contains "bc""#,
+                true,
+            ),
+            (
+                r#"lower(http.request.headers["x-mixed"]) contains "Bc""#,
+                false,
+            ),
+            (
+                r#"lower(http.request.headers["x-mixed"]) contains "bd""#,
+                false,
+            ),
+            (r#"lower(http.request.headers["x-mixed"]) != "abc""#, false),
             (r#"url_decode(http.request.uri.path) == "/A/b c""#, true),
             (
                 r#"lower(url_decode(http.request.uri.path)) == "/a/b c""#,

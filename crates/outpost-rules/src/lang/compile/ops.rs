@@ -12,9 +12,10 @@ use super::{
     Compiler, Int, Ip, Pred, Str, Typed, describe, int_test, into_each, into_each_int, str_test,
 };
 use crate::ip::IpList;
-use crate::lang::ast::{CmpOp, Compare, In, Member, Set, Span, full_len};
+use crate::lang::ast::{CmpOp, Compare, In, Literal, Member, Set, Span, ValueKind, full_len};
 use crate::lang::fields::{self, Ty};
 use crate::lang::glob::Glob;
+use crate::lang::runtime;
 use crate::lang::{MAX_REGEX_INPUT, MAX_REGEX_SIZE};
 
 /// Sets up to this size are scanned; bigger ones are hashed.
@@ -22,6 +23,9 @@ const SMALL_SET: usize = 8;
 
 impl Compiler<'_> {
     pub(super) fn compare(&mut self, c: &Compare) -> Option<Pred> {
+        if let Some(p) = self.lower_literal(c) {
+            return p;
+        }
         let l = self.value(&c.lhs);
         let r = self.value(&c.rhs);
         let (l, r) = (l?, r?);
@@ -29,6 +33,27 @@ impl Compiler<'_> {
             CmpOp::Contains | CmpOp::Matches | CmpOp::Wildcard => self.text_op(c, l, r),
             _ => self.order_op(c, l, r),
         }
+    }
+
+    /// `lower(x) == "lit"` and `lower(x) contains "lit"` with a lowercase
+    /// literal compare `x` itself ignoring ASCII case: no lowered copy. `None`
+    /// when the comparison has another shape.
+    fn lower_literal(&mut self, c: &Compare) -> Option<Option<Pred>> {
+        let (ValueKind::Call(call), ValueKind::Lit(Literal::Str(lit))) = (&c.lhs.kind, &c.rhs.kind)
+        else {
+            return None;
+        };
+        let shape = call.name == "lower" && call.args.len() == 1;
+        let op = matches!(c.op, CmpOp::Eq | CmpOp::Contains);
+        if !shape || !op || lit.is_empty() || lit.iter().any(u8::is_ascii_uppercase) {
+            return None;
+        }
+        let s = self.str_arg("lower", &call.args[0]);
+        let lit = lit.clone();
+        Some(s.map(|s| match c.op {
+            CmpOp::Eq => str_test(s, move |v| v.eq_ignore_ascii_case(&lit)),
+            _ => str_test(s, move |v| runtime::contains_ignore_case(v, &lit)),
+        }))
     }
 
     fn text_op(&mut self, c: &Compare, l: Typed, r: Typed) -> Option<Pred> {
@@ -256,7 +281,6 @@ fn ip_in(ip: Ip, list: Arc<IpList>) -> Pred {
 
 /// Builds the set for `l in { members }` (types already checked).
 fn set_pred(l: Typed, members: &[Member]) -> Pred {
-    use crate::lang::ast::Literal;
     match l {
         Typed::Str(s) => {
             let set = StrSet::new(members.iter().filter_map(|m| match &m.lit {
