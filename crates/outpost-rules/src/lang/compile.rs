@@ -210,10 +210,7 @@ impl Compiler<'_> {
             Access::IpSrc => return Some(Typed::Ip(Ip::Src)),
             Access::CookieHeader => Str::Each(Box::new(|e, f| runtime::cookie_header(e.req, f))),
             Access::Arg => Str::Each(Box::new(move |e, f| runtime::args(e.req, &key, f))),
-            Access::Cookie => {
-                let name = runtime::CookieName::new(&key);
-                Str::Each(Box::new(move |e, f| runtime::cookies(e.req, &name, f)))
-            }
+            Access::Cookie => Str::Each(Box::new(move |e, f| runtime::cookies(e.req, &key, f))),
             Access::Header => {
                 let Ok(name) = HeaderName::from_bytes(&key) else {
                     self.error(v.span, "not a valid header name".to_owned());
