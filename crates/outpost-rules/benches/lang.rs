@@ -189,9 +189,18 @@ fn kinds(c: &mut Criterion) {
     let mut g = c.benchmark_group("rule_kinds");
     for (name, src) in [
         ("ip_list", "ip.src in $bad"),
-        ("lower_contains", r#"lower(http.user_agent) contains "bot9""#),
-        ("header_eq", r#"http.request.headers["x-forwarded-for"] == "192.0.2.9""#),
-        ("any_cookie", r#"any(http.request.cookies["session"][*] == "evil9")"#),
+        (
+            "lower_contains",
+            r#"lower(http.user_agent) contains "bot9""#,
+        ),
+        (
+            "header_eq",
+            r#"http.request.headers["x-forwarded-for"] == "192.0.2.9""#,
+        ),
+        (
+            "any_cookie",
+            r#"any(http.request.cookies["session"][*] == "evil9")"#,
+        ),
         ("regex", r#"http.request.uri.path matches "^/p7/[0-9]+$""#),
         ("wildcard", r#"http.host wildcard "*.example""#),
     ] {
