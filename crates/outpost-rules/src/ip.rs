@@ -273,13 +273,19 @@ impl IpList {
         match crate::request::unmap(ip) {
             IpAddr::V4(a) => {
                 let len = self.v4.trie.lookup(u32::from(a)).checked_sub(1)?;
-                let addr = mask(u32::from(a).into(), len, 32) as u32;
-                Some(Cidr::from_parts(Ipv4Addr::from(addr).into(), len))
+                let keep = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                Some(Cidr::from_parts(
+                    Ipv4Addr::from(u32::from(a) & keep).into(),
+                    len,
+                ))
             }
             IpAddr::V6(a) => {
                 let len = self.v6.trie.lookup(u128::from(a)).checked_sub(1)?;
-                let addr = mask(u128::from(a), len, 128);
-                Some(Cidr::from_parts(Ipv6Addr::from(addr).into(), len))
+                let keep = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                Some(Cidr::from_parts(
+                    Ipv6Addr::from(u128::from(a) & keep).into(),
+                    len,
+                ))
             }
         }
     }

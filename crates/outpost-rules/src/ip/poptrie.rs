@@ -137,7 +137,7 @@ impl<K: Key> Poptrie<K> {
     }
 
     /// The longest prefix holding `key`, as its length plus one, or [`NONE`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lookup(&self, key: K) -> u8 {
         let Some(&entry) = self.top.get(key.chunk(0, self.top_bits)) else {
             return NONE;
