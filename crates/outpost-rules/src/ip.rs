@@ -259,7 +259,7 @@ impl IpList {
     }
 
     /// Whether any prefix holds `ip`; IPv4-mapped IPv6 addresses match IPv4 entries.
-    #[inline]
+    #[inline(always)]
     pub fn contains(&self, ip: IpAddr) -> bool {
         match crate::request::unmap(ip) {
             IpAddr::V4(a) => self.v4.trie.lookup(u32::from(a)) != NONE,
@@ -268,7 +268,7 @@ impl IpList {
     }
 
     /// The longest prefix holding `ip` (mapped entries in their IPv4 form).
-    #[inline]
+    #[inline(always)]
     pub fn longest_match(&self, ip: IpAddr) -> Option<Cidr> {
         match crate::request::unmap(ip) {
             IpAddr::V4(a) => {
