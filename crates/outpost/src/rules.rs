@@ -30,14 +30,16 @@ enum RulesCommand {
         /// Path to the TOML configuration file.
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
-        /// Client IP address (ip.src). Default 127.0.0.1.
+        /// Client IP address (ip.src).
         #[arg(long, default_value = "127.0.0.1")]
         ip: IpAddr,
         /// A request header, 'Name: value'; repeat for more.
         #[arg(short = 'H', long = "header", value_name = "HEADER")]
         headers: Vec<String>,
-        /// The request: '[METHOD] URL', e.g. 'GET https://example.com/admin?x=1'.
-        /// An https URL stands for a TLS 1.3 connection with the URL's host as SNI.
+        #[arg(
+            help = "The request: '[METHOD] URL', e.g. 'GET https://example.com/admin?x=1'. \
+            An https URL stands for a TLS 1.3 connection with the URL's host as SNI."
+        )]
         request: String,
     },
 }
