@@ -67,7 +67,10 @@ impl Diagnostic {
         let line = source
             .lines()
             .nth(self.line.saturating_sub(1) as usize)
-            .unwrap_or("");
+            .unwrap_or("")
+            // Columns count characters; a tab shown as one space keeps the
+            // caret under the right one.
+            .replace('\t', " ");
         let pad = " ".repeat(self.column.saturating_sub(1) as usize);
         let carets = "^".repeat(self.len.max(1) as usize);
         format!(
