@@ -26,6 +26,27 @@ const QUERIES: usize = 1 << 16;
 /// Distinct addresses in the "hot" query set: 256.
 const HOT: usize = 256;
 
+/// Distinct clients in the "zipf" query set: 100k active addresses.
+const ZIPF_CLIENTS: usize = 100_000;
+
+/// Query indices into `0..n` drawn with Zipf(s = 1.0) popularity: the shape
+/// of real client traffic (a few addresses send much, most send little), as
+/// BENCH.md asks for generated access logs.
+fn zipf_indices(n: usize, count: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut cdf = Vec::with_capacity(n);
+    let mut total = 0.0;
+    for rank in 1..=n {
+        total += 1.0 / rank as f64;
+        cdf.push(total);
+    }
+    (0..count)
+        .map(|_| {
+            let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * total;
+            cdf.partition_point(|&c| c < u).min(n - 1)
+        })
+        .collect()
+}
+
 /// splitmix64: seeded, fast and good enough for shaping test tables.
 struct Rng(u64);
 
@@ -149,9 +170,26 @@ fn v4(c: &mut Criterion) {
     // Traffic concentrates on few networks: 64 Ki addresses from 256 entries,
     // so the working set is cache-resident and the lookup code itself counts.
     let hot: Vec<u32> = (0..QUERIES).map(|i| hits[i % HOT]).collect();
+    // 100k clients spread over the table (each an address inside a random
+    // entry), asked for with Zipf popularity and shuffled ranks.
+    let clients: Vec<u32> = (0..ZIPF_CLIENTS)
+        .map(|_| {
+            let (a, l) = table[rng.next() as usize % table.len()];
+            a | (rng.next() as u32 & u32::MAX.checked_shr(l.into()).unwrap_or(0))
+        })
+        .collect();
+    let zipf: Vec<u32> = zipf_indices(ZIPF_CLIENTS, QUERIES, &mut rng)
+        .into_iter()
+        .map(|i| clients[i])
+        .collect();
     let mut g = c.benchmark_group("ipv4_1M");
     g.throughput(Throughput::Elements(QUERIES as u64));
-    for (name, qs) in [("random", &random), ("from_table", &hits), ("hot", &hot)] {
+    for (name, qs) in [
+        ("random", &random),
+        ("from_table", &hits),
+        ("hot", &hot),
+        ("zipf", &zipf),
+    ] {
         g.bench_with_input(BenchmarkId::new("outpost", name), qs, |b, qs| {
             b.iter(|| {
                 qs.iter()
@@ -227,9 +265,24 @@ fn v6(c: &mut Criterion) {
         })
         .collect();
     let hot: Vec<u128> = (0..QUERIES).map(|i| hits[i % HOT]).collect();
+    let clients: Vec<u128> = (0..ZIPF_CLIENTS)
+        .map(|_| {
+            let (a, l) = table[rng.next() as usize % table.len()];
+            a | (r128(&mut rng) & u128::MAX.checked_shr(l.into()).unwrap_or(0))
+        })
+        .collect();
+    let zipf: Vec<u128> = zipf_indices(ZIPF_CLIENTS, QUERIES, &mut rng)
+        .into_iter()
+        .map(|i| clients[i])
+        .collect();
     let mut g = c.benchmark_group("ipv6_200k");
     g.throughput(Throughput::Elements(QUERIES as u64));
-    for (name, qs) in [("random", &random), ("from_table", &hits), ("hot", &hot)] {
+    for (name, qs) in [
+        ("random", &random),
+        ("from_table", &hits),
+        ("hot", &hot),
+        ("zipf", &zipf),
+    ] {
         g.bench_with_input(BenchmarkId::new("outpost", name), qs, |b, qs| {
             b.iter(|| {
                 qs.iter()
