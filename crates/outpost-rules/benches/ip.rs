@@ -161,23 +161,18 @@ fn v4(c: &mut Criterion) {
         PrefixMap::mem_size,
     );
     let random: Vec<u32> = (0..QUERIES).map(|_| rng.next() as u32).collect();
-    let hits: Vec<u32> = (0..QUERIES)
-        .map(|_| {
-            let (a, l) = table[rng.next() as usize % table.len()];
-            a | (rng.next() as u32 & u32::MAX.checked_shr(l.into()).unwrap_or(0))
-        })
-        .collect();
+    // A random address inside a random table entry.
+    let in_table = |rng: &mut Rng| {
+        let (a, l) = table[rng.next() as usize % table.len()];
+        a | (rng.next() as u32 & u32::MAX.checked_shr(l.into()).unwrap_or(0))
+    };
+    let hits: Vec<u32> = (0..QUERIES).map(|_| in_table(&mut rng)).collect();
     // Traffic concentrates on few networks: 64 Ki addresses from 256 entries,
     // so the working set is cache-resident and the lookup code itself counts.
     let hot: Vec<u32> = (0..QUERIES).map(|i| hits[i % HOT]).collect();
     // 100k clients spread over the table (each an address inside a random
     // entry), asked for with Zipf popularity and shuffled ranks.
-    let clients: Vec<u32> = (0..ZIPF_CLIENTS)
-        .map(|_| {
-            let (a, l) = table[rng.next() as usize % table.len()];
-            a | (rng.next() as u32 & u32::MAX.checked_shr(l.into()).unwrap_or(0))
-        })
-        .collect();
+    let clients: Vec<u32> = (0..ZIPF_CLIENTS).map(|_| in_table(&mut rng)).collect();
     let zipf: Vec<u32> = zipf_indices(ZIPF_CLIENTS, QUERIES, &mut rng)
         .into_iter()
         .map(|i| clients[i])
@@ -258,19 +253,13 @@ fn v6(c: &mut Criterion) {
     let random: Vec<u128> = (0..QUERIES)
         .map(|_| (0x2u128 << 124) | (r128(&mut rng) >> 4))
         .collect();
-    let hits: Vec<u128> = (0..QUERIES)
-        .map(|_| {
-            let (a, l) = table[rng.next() as usize % table.len()];
-            a | (r128(&mut rng) & u128::MAX.checked_shr(l.into()).unwrap_or(0))
-        })
-        .collect();
+    let in_table = |rng: &mut Rng| {
+        let (a, l) = table[rng.next() as usize % table.len()];
+        a | (r128(rng) & u128::MAX.checked_shr(l.into()).unwrap_or(0))
+    };
+    let hits: Vec<u128> = (0..QUERIES).map(|_| in_table(&mut rng)).collect();
     let hot: Vec<u128> = (0..QUERIES).map(|i| hits[i % HOT]).collect();
-    let clients: Vec<u128> = (0..ZIPF_CLIENTS)
-        .map(|_| {
-            let (a, l) = table[rng.next() as usize % table.len()];
-            a | (r128(&mut rng) & u128::MAX.checked_shr(l.into()).unwrap_or(0))
-        })
-        .collect();
+    let clients: Vec<u128> = (0..ZIPF_CLIENTS).map(|_| in_table(&mut rng)).collect();
     let zipf: Vec<u128> = zipf_indices(ZIPF_CLIENTS, QUERIES, &mut rng)
         .into_iter()
         .map(|i| clients[i])

@@ -282,9 +282,6 @@ impl RuleSet {
     /// Runs every phase against `req`.
     pub fn evaluate<'r>(&'r self, req: &Request<'_>) -> Verdict<'r> {
         let mut verdict = Verdict::default();
-        if self.meta.is_empty() {
-            return verdict;
-        }
         let skips = RefCell::new(Skips::default());
         for (phase, (set, globals)) in Phase::ALL.into_iter().zip(&self.phases) {
             if set.is_empty() || skips.borrow().phase(phase) {

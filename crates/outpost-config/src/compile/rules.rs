@@ -416,18 +416,16 @@ fn rewrite(cx: &mut Ctx<'_>, p: &str, r: &RawRule) -> Option<Action> {
     {
         cx.err(format!("{p}.path"), "must start with '/' (or ${path})");
     }
+    // A template that fails records its error; `action` then drops the rule.
     let path = r
         .path
         .as_ref()
-        .map(|t| template(cx, format!("{p}.path"), t));
+        .and_then(|t| template(cx, format!("{p}.path"), t));
     let query = r
         .query
         .as_ref()
-        .map(|t| template(cx, format!("{p}.query"), t));
-    Some(Action::Rewrite {
-        path: path.map(|t| t.ok_or(())).transpose().ok()?,
-        query: query.map(|t| t.ok_or(())).transpose().ok()?,
-    })
+        .and_then(|t| template(cx, format!("{p}.query"), t));
+    Some(Action::Rewrite { path, query })
 }
 
 fn redirect(cx: &mut Ctx<'_>, p: &str, r: &RawRule) -> Option<Action> {
