@@ -50,7 +50,14 @@ pub fn serve(path: &Path) -> ExitCode {
 }
 
 async fn run(config: outpost_config::Config, path: PathBuf) -> ExitCode {
-    let watch = config.server.watch_config;
+    // The watch starts before the listeners do, so a change made as soon as
+    // the node reports its address is never missed; it is applied once the
+    // server is up.
+    let watch = config
+        .server
+        .watch_config
+        .then(|| watch_file(&path))
+        .flatten();
     let server = match Server::start(config, Some(path.clone())).await {
         Ok(s) => s,
         Err(StartError::Config(errors)) => {
@@ -66,11 +73,10 @@ async fn run(config: outpost_config::Config, path: PathBuf) -> ExitCode {
     if let Some(a) = server.admin_addr().await {
         tracing::info!(address = %a, "admin listening");
     }
-    let _watcher = if watch {
-        watch_file(&path, server.clone())
-    } else {
-        None
-    };
+    let _watcher = watch.map(|(watcher, changes)| {
+        reload_on_change(changes, server.clone());
+        watcher
+    });
     match wait_for_signals(&server).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -106,12 +112,12 @@ async fn wait_for_signals(server: &Arc<Server>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Watches the config file's directory (editors replace files by rename) and
-/// reloads when the file changes.
-fn watch_file(path: &Path, server: Arc<Server>) -> Option<notify::RecommendedWatcher> {
+/// Watches the config file's directory (editors replace files by rename);
+/// the receiver gets a signal when the file changes (one pending at most).
+fn watch_file(path: &Path) -> Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
     let file = std::fs::canonicalize(path).ok()?;
     let dir = file.parent()?.to_path_buf();
-    let (tx, mut rx) = mpsc::channel::<()>(1);
+    let (tx, rx) = mpsc::channel::<()>(1);
     let target = file.clone();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if let Ok(ev) = ev
@@ -132,14 +138,19 @@ fn watch_file(path: &Path, server: Arc<Server>) -> Option<notify::RecommendedWat
             |e| tracing::warn!(error = %e, "cannot watch config directory; use SIGHUP to reload"),
         )
         .ok()?;
+    Some((watcher, rx))
+}
+
+/// Reloads from the file on every change signal, after `WATCH_DEBOUNCE` so
+/// one save (often several events) makes one reload.
+fn reload_on_change(mut changes: mpsc::Receiver<()>, server: Arc<Server>) {
     tokio::spawn(async move {
-        while rx.recv().await.is_some() {
+        while changes.recv().await.is_some() {
             tokio::time::sleep(WATCH_DEBOUNCE).await;
-            while rx.try_recv().is_ok() {}
+            while changes.try_recv().is_ok() {}
             let _ = server.reload_from_file().await;
         }
     });
-    Some(watcher)
 }
 
 fn init_tracing() {
