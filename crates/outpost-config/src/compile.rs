@@ -17,6 +17,7 @@ use crate::model::*;
 use crate::raw::*;
 use crate::units;
 
+mod pools;
 mod routes;
 mod rules;
 
@@ -169,7 +170,7 @@ pub fn compile(mut table: toml::Table, base: &Path) -> Result<Config, Vec<Config
     let limits = limits(&mut cx, &raw_limits);
     let timeouts = timeouts(&mut cx, &raw_timeouts);
     let listeners = listeners(&mut cx, &raw_listeners);
-    let pools = pools(&mut cx, &raw_pools, &timeouts);
+    let pools = pools::pools(&mut cx, &raw_pools, &timeouts);
     let routes = routes::routes(&mut cx, &raw_routes, &raw_pools, &raw_listeners);
     let lists = rules::lists(&mut cx, table.remove("lists"));
     let rules = rules::rules(&mut cx, &raw_rules, &lists);
@@ -390,154 +391,6 @@ fn listener_tls(cx: &mut Ctx<'_>, p: &str, raw: &RawListenerTls) -> Option<Liste
     (certificates.len() == raw.certificates.len()).then_some(ListenerTls { certificates })
 }
 
-fn pools(cx: &mut Ctx<'_>, raw: &[Option<RawPool>], t: &Timeouts) -> Vec<Pool> {
-    let mut names = HashSet::new();
-    let mut out = Vec::new();
-    for (i, p) in raw.iter().enumerate() {
-        let Some(p) = p else { continue };
-        let path = format!("pools[{i}]");
-        check_name(cx, &format!("{path}.name"), &p.name);
-        if !names.insert(p.name.clone()) {
-            cx.err(
-                format!("{path}.name"),
-                format!("duplicate pool name {:?}", p.name),
-            );
-        }
-        if p.origins.is_empty() {
-            cx.err(
-                format!("{path}.origins"),
-                "a pool needs at least one origin",
-            );
-        }
-        let origins = p
-            .origins
-            .iter()
-            .enumerate()
-            .filter_map(|(j, o)| match parse_origin(o) {
-                Ok(o) => Some(o),
-                Err(m) => {
-                    cx.err(format!("{path}.origins[{j}]"), m);
-                    None
-                }
-            })
-            .collect();
-        let tls = p
-            .tls
-            .as_ref()
-            .map(|raw| upstream_tls(cx, &format!("{path}.tls"), raw));
-        let protocol = match p.protocol.as_deref() {
-            None | Some("http1") => UpstreamProtocol::Http1,
-            Some("http2") => UpstreamProtocol::Http2,
-            Some("auto") if tls.is_some() => UpstreamProtocol::Auto,
-            Some("auto") => {
-                cx.err(format!("{path}.protocol"), "\"auto\" negotiates with ALPN and needs [pools.tls]; use \"http1\" or \"http2\" on cleartext");
-                UpstreamProtocol::Http1
-            }
-            Some(other) => {
-                cx.err(
-                    format!("{path}.protocol"),
-                    format!(
-                        "unknown protocol {other:?}; expected \"http1\", \"http2\" or \"auto\""
-                    ),
-                );
-                UpstreamProtocol::Http1
-            }
-        };
-        out.push(Pool {
-            name: p.name.clone(),
-            origins,
-            tls,
-            protocol,
-            max_idle_per_origin: p.max_idle_per_origin.unwrap_or(64),
-            idle_timeout: cx.duration(
-                &format!("{path}.idle_timeout"),
-                p.idle_timeout.as_ref(),
-                std::time::Duration::from_secs(90),
-            ),
-            connect_timeout: cx.duration(
-                &format!("{path}.connect_timeout"),
-                p.connect_timeout.as_ref(),
-                t.connect,
-            ),
-            response_timeout: cx.duration(
-                &format!("{path}.response_timeout"),
-                p.response_timeout.as_ref(),
-                t.upstream_response,
-            ),
-        });
-    }
-    out
-}
-
-fn upstream_tls(cx: &mut Ctx<'_>, p: &str, raw: &RawUpstreamTls) -> UpstreamTls {
-    let ca = raw.ca.as_ref().and_then(|ca| {
-        let path = cx.resolve(ca);
-        match CertificateDer::pem_file_iter(&path).and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        {
-            Ok(c) if !c.is_empty() => Some(c),
-            Ok(_) => {
-                cx.err(
-                    format!("{p}.ca"),
-                    format!("{}: no certificate found in PEM file", path.display()),
-                );
-                None
-            }
-            Err(e) => {
-                cx.err(format!("{p}.ca"), format!("{}: {e}", path.display()));
-                None
-            }
-        }
-    });
-    if let Some(sni) = &raw.sni
-        && rustls_pki_types::ServerName::try_from(sni.as_str()).is_err()
-    {
-        cx.err(
-            format!("{p}.sni"),
-            format!("{sni:?} is not a valid server name"),
-        );
-    }
-    UpstreamTls {
-        sni: raw.sni.clone(),
-        ca,
-        verify: raw.verify.unwrap_or(true),
-    }
-}
-
-/// Parses `host:port` or `[v6]:port` into an origin.
-fn parse_origin(s: &str) -> Result<Origin, String> {
-    let bad = || {
-        format!(
-            "invalid origin {s:?}: expected HOST:PORT like \"127.0.0.1:8080\", \"[::1]:8080\" or \"api.internal:443\""
-        )
-    };
-    if s.contains("://") || s.contains('/') {
-        return Err(format!(
-            "{}; give the scheme with [pools.tls], not in the address",
-            bad()
-        ));
-    }
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (h, p) = rest.split_once("]:").ok_or_else(bad)?;
-        h.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
-        (h, p)
-    } else {
-        s.rsplit_once(':').ok_or_else(bad)?
-    };
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    let valid_host = !host.is_empty()
-        && host.len() <= 253
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':');
-    if !valid_host || port == 0 {
-        return Err(bad());
-    }
-    Ok(Origin {
-        host: host.to_ascii_lowercase(),
-        port,
-    })
-}
-
 fn access_log(cx: &mut Ctx<'_>, raw: &RawAccessLog) -> AccessLog {
     let target = match raw.path.as_deref() {
         None | Some("stdout") | Some("-") => LogTarget::Stdout,
@@ -608,43 +461,5 @@ pub(super) fn check_name(cx: &mut Ctx<'_>, path: &str, name: &str) {
             path,
             format!("invalid name {name:?}: use 1-64 letters, digits, '-', '_' or '.'"),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins() {
-        assert_eq!(
-            parse_origin("127.0.0.1:80").unwrap(),
-            Origin {
-                host: "127.0.0.1".into(),
-                port: 80
-            }
-        );
-        assert_eq!(
-            parse_origin("[::1]:8080").unwrap(),
-            Origin {
-                host: "::1".into(),
-                port: 8080
-            }
-        );
-        assert_eq!(
-            parse_origin("API.internal:443").unwrap().host,
-            "api.internal"
-        );
-        for bad in [
-            "localhost",
-            "http://x:80",
-            "x:0",
-            "x:99999",
-            ":80",
-            "[::1:80",
-            "a b:80",
-        ] {
-            assert!(parse_origin(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -121,13 +121,158 @@ pub struct Pool {
     pub idle_timeout: Duration,
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
+    pub balance: Balance,
+    /// Active health checks; `None` = every backend counts as healthy unless
+    /// passive outlier detection ejects it.
+    pub health: Option<HealthCheck>,
+    /// Passive outlier detection; `None` = off.
+    pub outlier: Option<Outlier>,
+    pub retry: Retry,
+    pub circuit_breaker: CircuitBreaker,
+    /// Origin names are resolved again this often. Default 30 s.
+    pub resolve_interval: Duration,
+    /// DNS servers for origin names; empty = the system resolver (getaddrinfo).
+    pub resolvers: Vec<std::net::SocketAddr>,
 }
 
-/// An origin address as `host:port`. The host may be a name or an IP literal.
+/// An origin address as `host:port`. The host may be a name or an IP literal;
+/// a name becomes one backend per address it resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub host: String,
     pub port: u16,
+    /// Relative share of traffic, 1..=1000. Default 1.
+    pub weight: u32,
+}
+
+/// `[pools.balance]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Balance {
+    pub policy: BalancePolicy,
+    /// The request key the hashing policies hash. Default the client IP.
+    pub hash_on: HashKey,
+    /// Bounded-load factor c > 1 for the hashing policies: no backend takes
+    /// more than c times the average in-flight load. Default none.
+    pub bounded_load: Option<f64>,
+    /// Below this share of available backends the pool spreads over all of
+    /// them (panic mode). 0..=1, default 0.5.
+    pub panic_threshold: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BalancePolicy {
+    /// Weighted round-robin (the default).
+    RoundRobin,
+    /// The least loaded of `choices` random backends (default 2), optionally
+    /// weighted by latency.
+    LeastRequest { choices: u32, latency_weighted: bool },
+    Random,
+    Maglev,
+    RingHash,
+}
+
+impl BalancePolicy {
+    pub fn name(&self) -> &'static str {
+        match self {
+            BalancePolicy::RoundRobin => "round_robin",
+            BalancePolicy::LeastRequest { .. } => "least_request",
+            BalancePolicy::Random => "random",
+            BalancePolicy::Maglev => "maglev",
+            BalancePolicy::RingHash => "ring_hash",
+        }
+    }
+
+    pub fn is_hashing(&self) -> bool {
+        matches!(self, BalancePolicy::Maglev | BalancePolicy::RingHash)
+    }
+}
+
+/// What a hashing policy hashes, as written in `hash_on`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashKey {
+    ClientIp,
+    /// A request header (name lowercased).
+    Header(String),
+    Cookie(String),
+    Path,
+    /// A query argument by exact name.
+    Query(String),
+}
+
+/// `[pools.health]`: active checks of every backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    pub kind: HealthKind,
+    /// Time between checks of one backend. Default 5 s.
+    pub interval: Duration,
+    /// A check not finished in this time failed. Default 2 s.
+    pub timeout: Duration,
+    /// Up to this much random delay is added to each interval so a fleet does
+    /// not check in lockstep. Default a tenth of the interval.
+    pub jitter: Duration,
+    /// Consecutive passes that make an unhealthy backend healthy. Default 2.
+    pub healthy_threshold: u32,
+    /// Consecutive failures that make a healthy backend unhealthy. Default 2.
+    pub unhealthy_threshold: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HealthKind {
+    /// Connect (and TLS handshake for TLS pools) succeeds.
+    Tcp,
+    /// An HTTP/1.1 request answered with a status in `expect` (inclusive) and,
+    /// if set, a body (first 64 KiB) containing `body_contains`.
+    Http {
+        method: String,
+        path: String,
+        /// `Host` header; default the origin's host.
+        host: Option<String>,
+        expect: (u16, u16),
+        body_contains: Option<String>,
+    },
+}
+
+/// `[pools.outlier]`: passive outlier detection from live traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outlier {
+    /// Consecutive 5xx responses that eject a backend; 0 = not counted. Default 5.
+    pub consecutive_5xx: u32,
+    /// Consecutive connect failures, resets and timeouts that eject; 0 = not
+    /// counted. Default 3.
+    pub consecutive_errors: u32,
+    /// First ejection lasts this long; the n-th lasts n times as long. Default 10 s.
+    pub base_ejection: Duration,
+    /// Longest ejection. Default 5 min.
+    pub max_ejection: Duration,
+    /// Most of the pool that may be ejected at once (at least one backend).
+    /// Default 50 %.
+    pub max_ejected_percent: u8,
+}
+
+/// `[pools.retry]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retry {
+    /// Extra tries on other backends. Default 2.
+    pub max_retries: u32,
+    /// Time one try may wait for the response head; `None` = the response timeout.
+    pub per_try_timeout: Option<Duration>,
+    /// Retries may be at most this share of requests (10 s sliding window). Default 0.2.
+    pub budget: f64,
+    /// Retries always allowed per second regardless of traffic. Default 10.
+    pub budget_min_per_second: u32,
+}
+
+/// `[pools.circuit_breaker]`: per-backend limits; a request over them is
+/// answered 503 at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CircuitBreaker {
+    /// Open connections per backend (HTTP/1.1 pools). Default 1,024.
+    pub max_connections: usize,
+    /// Requests waiting for a connection per backend when all are busy
+    /// (HTTP/1.1 pools). Default 1,024.
+    pub max_pending: usize,
+    /// Requests in flight per backend (every protocol). Default 10,000.
+    pub max_requests: usize,
 }
 
 impl std::fmt::Display for Origin {

@@ -78,7 +78,7 @@ pub struct RawCertPair {
 #[serde(deny_unknown_fields)]
 pub struct RawPool {
     pub name: String,
-    pub origins: Vec<String>,
+    pub origins: Vec<RawOrigin>,
     pub tls: Option<RawUpstreamTls>,
     /// `"http1"` (default), `"http2"` (prior knowledge on cleartext, ALPN on TLS), or `"auto"` (ALPN, TLS only).
     pub protocol: Option<String>,
@@ -86,6 +86,91 @@ pub struct RawPool {
     pub idle_timeout: Option<RawDuration>,
     pub connect_timeout: Option<RawDuration>,
     pub response_timeout: Option<RawDuration>,
+    pub balance: Option<RawBalance>,
+    pub health: Option<RawHealth>,
+    pub outlier: Option<RawOutlier>,
+    pub retry: Option<RawRetry>,
+    pub circuit_breaker: Option<RawCircuitBreaker>,
+    /// How often origin names are resolved again. Default 30 s.
+    pub resolve_interval: Option<RawDuration>,
+    /// DNS servers (`IP` or `IP:PORT`) for origin names; default: the system resolver.
+    pub resolvers: Option<Vec<String>>,
+}
+
+/// An origin as written: `"HOST:PORT"` or `{ address = "HOST:PORT", weight = 3 }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawOrigin {
+    Address(String),
+    Weighted(RawWeightedOrigin),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeightedOrigin {
+    pub address: String,
+    pub weight: Option<u32>,
+}
+
+/// `[pools.balance]`: how a backend is chosen.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBalance {
+    pub policy: Option<String>,
+    pub hash_on: Option<String>,
+    pub bounded_load: Option<f64>,
+    pub choices: Option<u32>,
+    pub latency_weighted: Option<bool>,
+    pub panic_threshold: Option<u8>,
+}
+
+/// `[pools.health]`: active health checks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub host: Option<String>,
+    pub expect_status: Option<String>,
+    pub body_contains: Option<String>,
+    pub interval: Option<RawDuration>,
+    pub timeout: Option<RawDuration>,
+    pub jitter: Option<RawDuration>,
+    pub healthy_threshold: Option<u32>,
+    pub unhealthy_threshold: Option<u32>,
+}
+
+/// `[pools.outlier]`: passive outlier detection.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutlier {
+    pub enabled: Option<bool>,
+    pub consecutive_5xx: Option<u32>,
+    pub consecutive_errors: Option<u32>,
+    pub base_ejection: Option<RawDuration>,
+    pub max_ejection: Option<RawDuration>,
+    pub max_ejected_percent: Option<u8>,
+}
+
+/// `[pools.retry]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub max_retries: Option<u32>,
+    pub per_try_timeout: Option<RawDuration>,
+    pub budget: Option<f64>,
+    pub budget_min_per_second: Option<u32>,
+}
+
+/// `[pools.circuit_breaker]`: per-backend limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCircuitBreaker {
+    pub max_connections: Option<usize>,
+    pub max_pending: Option<usize>,
+    pub max_requests: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
