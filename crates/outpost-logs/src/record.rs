@@ -35,10 +35,13 @@ pub struct AccessRecord {
     pub bytes_out: u64,
     /// From request head received to the last response byte handed to the socket, in milliseconds.
     pub duration_ms: f64,
-    /// The origin address the request was sent to; `null` for built-in origins and local answers.
+    /// The backend address (`IP:PORT`) of the last try; `null` for built-in origins and local answers.
     pub upstream_addr: Option<String>,
-    /// Time from sending the request to the origin until its response head arrived, in milliseconds.
+    /// Time from sending the last try to the origin until its response head arrived, in milliseconds.
     pub upstream_ms: Option<f64>,
+    /// Tries made on backends (1 + retries); absent for built-in origins and local answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_tries: Option<u32>,
     /// Name of the matched route; `null` when no route matched.
     pub route: Option<String>,
     pub request_id: String,

@@ -24,7 +24,9 @@ const FILE_CHUNK: usize = 64 * 1024;
 pub enum OutBody {
     Empty,
     Full(Option<Bytes>),
-    Upstream(Incoming),
+    /// An origin body from hyper's client; the guard keeps the request
+    /// counted in flight on its backend until the body is done.
+    Upstream(Incoming, Option<crate::pool::InFlight>),
     /// An HTTP/1.1 origin body that also drives its connection (`h1pool`).
     Driven(crate::h1pool::DrivenBody),
     File(FileBody),
@@ -47,7 +49,7 @@ impl Body for OutBody {
         match self.get_mut() {
             OutBody::Empty => Poll::Ready(None),
             OutBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            OutBody::Upstream(inc) => Pin::new(inc).poll_frame(cx).map_err(Into::into),
+            OutBody::Upstream(inc, _) => Pin::new(inc).poll_frame(cx).map_err(Into::into),
             OutBody::Driven(d) => Pin::new(d).poll_frame(cx),
             OutBody::File(f) => f.poll_chunk(cx),
         }
@@ -57,7 +59,7 @@ impl Body for OutBody {
         match self {
             OutBody::Empty => true,
             OutBody::Full(b) => b.is_none(),
-            OutBody::Upstream(inc) => inc.is_end_stream(),
+            OutBody::Upstream(inc, _) => inc.is_end_stream(),
             OutBody::Driven(d) => d.is_end_stream(),
             OutBody::File(f) => f.remaining == 0,
         }
@@ -67,7 +69,7 @@ impl Body for OutBody {
         match self {
             OutBody::Empty => SizeHint::with_exact(0),
             OutBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            OutBody::Upstream(inc) => inc.size_hint(),
+            OutBody::Upstream(inc, _) => inc.size_hint(),
             OutBody::Driven(d) => d.size_hint(),
             OutBody::File(f) => SizeHint::with_exact(f.remaining),
         }
@@ -122,7 +124,8 @@ pub struct BodyTooLarge {
 /// The client's request body on its way to the origin: counts bytes into a
 /// shared counter (for the access log) and fails once the limit is passed.
 pub struct LimitedBody {
-    inner: Incoming,
+    /// `None` for the empty body of a retried request rebuilt from its head.
+    inner: Option<Incoming>,
     limit: u64,
     seen: u64,
     counter: Arc<AtomicU64>,
@@ -131,10 +134,20 @@ pub struct LimitedBody {
 impl LimitedBody {
     pub fn new(inner: Incoming, limit: u64, counter: Arc<AtomicU64>) -> Self {
         LimitedBody {
-            inner,
+            inner: Some(inner),
             limit,
             seen: 0,
             counter,
+        }
+    }
+
+    /// An empty body (a request without one, sent again on another backend).
+    pub fn empty() -> Self {
+        LimitedBody {
+            inner: None,
+            limit: 0,
+            seen: 0,
+            counter: Arc::default(),
         }
     }
 }
@@ -147,7 +160,10 @@ impl Body for LimitedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        let Some(inner) = &mut self.inner else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(Pin::new(inner).poll_frame(cx));
         match frame {
             Some(Ok(frame)) => {
                 if let Some(d) = frame.data_ref() {
@@ -168,11 +184,13 @@ impl Body for LimitedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Incoming::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
     }
 }
 

@@ -43,6 +43,12 @@ pub enum ErrorKind {
     ResponseTimeout,
     /// The origin closed or reset the connection, or sent a malformed response.
     UpstreamProtocol,
+    /// No backend of the pool may take the request (none resolved, or all
+    /// unavailable with panic mode off).
+    NoBackend,
+    /// The backend's circuit breaker is full (`max_requests`, or
+    /// `max_connections` with `max_pending` already waiting).
+    UpstreamOverflow,
     /// A rule's rewrite or header template produced a value that is not a
     /// valid path, query or header value for this request.
     RuleOutput,
@@ -62,14 +68,15 @@ impl ErrorKind {
         use ErrorKind::*;
         match self {
             BadRequest | UriTooLong | BodyTooLarge | ClientBody | NoRoute => Side::Downstream,
-            ConnectFailed | ConnectTimeout | UpstreamTls | ResponseTimeout | UpstreamProtocol => {
-                Side::Upstream
-            }
+            ConnectFailed | ConnectTimeout | UpstreamTls | ResponseTimeout | UpstreamProtocol
+            | NoBackend | UpstreamOverflow => Side::Upstream,
             RuleOutput | Internal => Side::Internal,
         }
     }
 
-    /// Safe to try another origin: nothing reached the origin's application.
+    /// Safe to try another backend with any request: nothing reached the
+    /// origin's application. (Idempotent requests may also be retried after a
+    /// reset or a per-try timeout; `proxy` decides that.)
     pub fn retryable(self) -> bool {
         matches!(
             self,
@@ -86,6 +93,7 @@ impl ErrorKind {
             NoRoute => StatusCode::NOT_FOUND,
             ConnectFailed | UpstreamTls | UpstreamProtocol => StatusCode::BAD_GATEWAY,
             ConnectTimeout | ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+            NoBackend | UpstreamOverflow => StatusCode::SERVICE_UNAVAILABLE,
             RuleOutput | Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,6 +112,8 @@ impl ErrorKind {
             UpstreamTls => "upstream_tls",
             ResponseTimeout => "upstream_timeout",
             UpstreamProtocol => "upstream_protocol",
+            NoBackend => "no_backend",
+            UpstreamOverflow => "upstream_overflow",
             RuleOutput => "rule_output",
             Internal => "internal",
         }

@@ -1,26 +1,29 @@
-//! HTTP/1.1 to origins without a per-connection task.
+//! HTTP/1.1 to one backend without a per-connection task.
 //!
 //! hyper's pooled client runs every origin connection as its own task and
 //! hands each request to it over a channel, which costs two task switches per
 //! request. Here the request's own task drives the connection: while waiting
 //! for the response head (`drive`) and while streaming the response body
 //! (`DrivenBody` polls the connection before the body). Idle connections wait
-//! in a per-origin LIFO stack; one that the origin closed meanwhile is found at
+//! in a per-backend LIFO stack; one that the origin closed meanwhile is found at
 //! reuse and the request, not yet sent, is retried once on a new connection.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response, Uri};
+use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::body::{BoxError, LimitedBody};
+use crate::pool::{InFlight, Transport};
 use crate::upstream::Connector;
 
 /// hyper's upgradeable connection future (its type is not nameable).
@@ -33,6 +36,9 @@ pub struct H1Conn {
     /// is dropped at once: it owns the dispatcher, and only dropping it tells
     /// a waiting request or body that the connection is gone.
     conn: Option<Pin<Box<Conn>>>,
+    /// The backend's connection slot (`circuit_breaker.max_connections`),
+    /// released when the connection is dropped.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl H1Conn {
@@ -63,31 +69,61 @@ struct Idle {
     since: Instant,
 }
 
-/// Idle connections per origin (index into the pool's targets).
+/// Why a request could not be sent. `request` is handed back when nothing of
+/// it was written, so the caller may try another backend with it.
+pub struct SendError {
+    pub error: BoxError,
+    pub request: Option<Request<LimitedBody>>,
+}
+
+/// The backend's connections are all busy and `max_pending` requests already
+/// wait for one (circuit breaking).
+#[derive(Debug, thiserror::Error)]
+#[error("backend connection limit reached")]
+pub struct Overflow;
+
+/// One backend's idle connections and connection limit.
 pub struct H1Pool {
-    idle: Vec<Mutex<Vec<Idle>>>,
+    idle: Mutex<Vec<Idle>>,
     max_idle: usize,
     idle_timeout: Duration,
     connector: Connector,
+    /// One permit per connection this backend may have open.
+    slots: Arc<Semaphore>,
+    /// Requests waiting for a slot, bounded by `max_pending`.
+    pending: AtomicUsize,
+    max_pending: usize,
+    /// Signalled when a connection is parked, for requests waiting on a slot.
+    parked: Notify,
 }
 
 impl H1Pool {
     pub fn new(
-        origins: usize,
         max_idle: usize,
         idle_timeout: Duration,
         connector: Connector,
+        max_connections: usize,
+        max_pending: usize,
     ) -> Self {
         H1Pool {
-            idle: (0..origins).map(|_| Mutex::new(Vec::new())).collect(),
+            idle: Mutex::new(Vec::new()),
             max_idle,
             idle_timeout,
             connector,
+            slots: Arc::new(Semaphore::new(max_connections)),
+            pending: AtomicUsize::new(0),
+            max_pending,
+            parked: Notify::new(),
         }
     }
 
-    fn checkout(&self, target: usize) -> Option<H1Conn> {
-        let mut idle = self.idle[target].lock().unwrap_or_else(|p| p.into_inner());
+    /// How this backend is dialed (health checks use the same).
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    fn checkout(&self) -> Option<H1Conn> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(i) = idle.pop() {
             if i.since.elapsed() < self.idle_timeout
                 && !i.conn.finished()
@@ -99,44 +135,84 @@ impl H1Pool {
         None
     }
 
-    fn checkin(&self, target: usize, conn: H1Conn) {
+    fn checkin(&self, conn: H1Conn) {
         if conn.finished() || conn.sender.is_closed() {
             return;
         }
-        let mut idle = self.idle[target].lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < self.max_idle {
             idle.push(Idle {
                 conn,
                 since: Instant::now(),
             });
+            drop(idle);
+            self.parked.notify_one();
         }
     }
 
-    async fn dial(&self, uri: &Uri) -> Result<H1Conn, BoxError> {
-        let io = tower_service::Service::call(&mut self.connector.clone(), uri.clone()).await?;
+    /// An idle connection, or a slot for a new one. When every slot is taken
+    /// the request waits (up to the connect timeout) unless `max_pending`
+    /// requests already do.
+    async fn reserve(&self) -> Result<Result<H1Conn, OwnedSemaphorePermit>, BoxError> {
+        if let Some(c) = self.checkout() {
+            return Ok(Ok(c));
+        }
+        if let Ok(p) = self.slots.clone().try_acquire_owned() {
+            return Ok(Err(p));
+        }
+        if self.pending.fetch_add(1, Ordering::AcqRel) >= self.max_pending {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(Overflow.into());
+        }
+        let waited = tokio::time::timeout(self.connector.timeout, async {
+            loop {
+                tokio::select! {
+                    p = self.slots.clone().acquire_owned() => return p.map(Err),
+                    () = self.parked.notified() => {
+                        if let Some(c) = self.checkout() {
+                            return Ok(Ok(c));
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+        match waited {
+            Ok(Ok(r)) => Ok(r),
+            _ => Err(Overflow.into()),
+        }
+    }
+
+    async fn dial(&self, slot: OwnedSemaphorePermit) -> Result<H1Conn, BoxError> {
+        let io = self.connector.connect().await?;
         let (sender, conn) = hyper::client::conn::http1::Builder::new()
             .handshake(io)
             .await?;
         Ok(H1Conn {
             sender,
             conn: Some(Box::pin(conn.with_upgrades())),
+            _slot: slot,
         })
     }
 
-    /// Sends `req` to origin `target` (reached at `uri`), reusing an idle
-    /// connection when there is one. Returns the response head and the
-    /// connection, which must travel with the response body.
+    /// Sends `req`, reusing an idle connection when there is one. Returns the
+    /// response head and the connection, which must travel with the response
+    /// body. A request never written (no connection, or a parked connection
+    /// found closed twice) comes back in the error.
     pub async fn send(
         &self,
-        target: usize,
-        uri: &Uri,
         mut req: Request<LimitedBody>,
-    ) -> Result<(Response<Incoming>, H1Conn), BoxError> {
+    ) -> Result<(Response<Incoming>, H1Conn), SendError> {
         let mut retried = false;
         loop {
-            let (mut c, reused) = match self.checkout(target) {
-                Some(c) => (c, true),
-                None => (self.dial(uri).await?, false),
+            let (mut c, reused) = match self.reserve().await {
+                Ok(Ok(c)) => (c, true),
+                Ok(Err(slot)) => match self.dial(slot).await {
+                    Ok(c) => (c, false),
+                    Err(error) => return Err(unsent(error, req)),
+                },
+                Err(error) => return Err(unsent(error, req)),
             };
             let ready = poll_fn(|cx| {
                 c.poll_conn(cx);
@@ -150,9 +226,10 @@ impl H1Pool {
                     // this ends at a fresh dial).
                     continue;
                 }
-                return Err(ready
+                let error = ready
                     .err()
-                    .map_or_else(|| "connection closed".into(), Into::into));
+                    .map_or_else(|| "connection closed".into(), Into::into);
+                return Err(unsent(error, req));
             }
             let fut = c.sender.try_send_request(req);
             let mut fut = std::pin::pin!(fut);
@@ -169,10 +246,23 @@ impl H1Pool {
                         retried = true;
                         req = r;
                     }
-                    _ => return Err(e.into_error().into()),
+                    Some(r) => return Err(unsent(e.into_error().into(), r)),
+                    None => {
+                        return Err(SendError {
+                            error: e.into_error().into(),
+                            request: None,
+                        });
+                    }
                 },
             }
         }
+    }
+}
+
+fn unsent(error: BoxError, req: Request<LimitedBody>) -> SendError {
+    SendError {
+        error,
+        request: Some(req),
     }
 }
 
@@ -181,28 +271,25 @@ impl H1Pool {
 pub struct DrivenBody {
     inner: Incoming,
     conn: Option<H1Conn>,
-    home: Option<(Arc<crate::upstream::UpstreamPool>, usize)>,
+    /// The backend the connection goes back to; also keeps the request
+    /// counted in flight until the body ends.
+    home: Option<InFlight>,
 }
 
 impl DrivenBody {
-    pub fn new(
-        inner: Incoming,
-        conn: H1Conn,
-        pool: Arc<crate::upstream::UpstreamPool>,
-        target: usize,
-    ) -> Self {
+    pub fn new(inner: Incoming, conn: H1Conn, home: InFlight) -> Self {
         DrivenBody {
             inner,
             conn: Some(conn),
-            home: Some((pool, target)),
+            home: Some(home),
         }
     }
 
     fn release(&mut self) {
-        if let (Some(conn), Some((pool, target))) = (self.conn.take(), self.home.take())
-            && let crate::upstream::Transport::Http1(h1) = &pool.transport
+        if let (Some(conn), Some(home)) = (self.conn.take(), self.home.take())
+            && let Transport::Http1(h1) = &home.backend().transport
         {
-            h1.checkin(target, conn);
+            h1.checkin(conn);
         }
     }
 }

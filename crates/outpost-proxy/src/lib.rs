@@ -15,6 +15,7 @@ mod idle;
 pub mod metrics;
 mod observe;
 mod pipeline;
+mod pool;
 mod proxy;
 pub mod router;
 mod rules;
@@ -95,5 +96,13 @@ pub mod fuzzing {
         let _ = crate::headers::request_id(&mut headers);
         crate::headers::strip_hop_by_hop(&mut headers, upgrade);
         crate::headers::add_forwarded(&mut headers, "127.0.0.1", false, &host, "1.1 outpost");
+    }
+
+    /// Parses a DNS answer as the stub resolver does.
+    pub fn dns_response(data: &[u8]) {
+        let id = data.first().map_or(0, |&b| {
+            u16::from(b) << 8 | u16::from(data.get(1).copied().unwrap_or(0))
+        });
+        let _ = crate::pool::dns::parse_response(data, id);
     }
 }

@@ -25,7 +25,19 @@ pub struct RouteLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamErrorLabels {
     pub pool: String,
+    pub backend: String,
     pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    pub pool: String,
+    pub backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabel {
+    pub pool: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -62,6 +74,15 @@ pub struct Metrics {
     bytes_in: Family<RouteLabel, Counter>,
     bytes_out: Family<RouteLabel, Counter>,
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    backend_requests: Family<BackendLabels, Counter>,
+    backend_latency: Family<BackendLabels, Histogram, fn() -> Histogram>,
+    backend_healthy: Family<BackendLabels, Gauge>,
+    backend_ejected: Family<BackendLabels, Gauge>,
+    backend_ejections: Family<BackendLabels, Counter>,
+    backend_overflow: Family<BackendLabels, Counter>,
+    retries: Family<PoolLabel, Counter>,
+    retry_budget_exhausted: Family<PoolLabel, Counter>,
+    pool_panic: Family<PoolLabel, Gauge>,
     connections_open: Family<ListenerLabel, Gauge>,
     connections_total: Family<ListenerLabel, Counter>,
     connections_rejected: Family<ReasonLabel, Counter>,
@@ -95,6 +116,15 @@ impl Metrics {
             bytes_in: Family::default(),
             bytes_out: Family::default(),
             upstream_errors: Family::default(),
+            backend_requests: Family::default(),
+            backend_latency: Family::new_with_constructor(latency_histogram),
+            backend_healthy: Family::default(),
+            backend_ejected: Family::default(),
+            backend_ejections: Family::default(),
+            backend_overflow: Family::default(),
+            retries: Family::default(),
+            retry_budget_exhausted: Family::default(),
+            pool_panic: Family::default(),
             connections_open: Family::default(),
             connections_total: Family::default(),
             connections_rejected: Family::default(),
@@ -134,8 +164,53 @@ impl Metrics {
         );
         r.register(
             "upstream_errors",
-            "Failed origin exchanges, by pool and kind",
+            "Failed tries on backends, by pool, backend and kind",
             self.upstream_errors.clone(),
+        );
+        r.register(
+            "backend_requests",
+            "Tries sent to a backend, by pool and backend",
+            self.backend_requests.clone(),
+        );
+        r.register(
+            "backend_response_seconds",
+            "Time from sending a try to its response head, by pool and backend",
+            self.backend_latency.clone(),
+        );
+        r.register(
+            "backend_healthy",
+            "1 when the backend passes its active health checks (or has none), else 0",
+            self.backend_healthy.clone(),
+        );
+        r.register(
+            "backend_ejected",
+            "1 while outlier detection has the backend ejected, else 0",
+            self.backend_ejected.clone(),
+        );
+        r.register(
+            "backend_ejections",
+            "Times outlier detection ejected the backend",
+            self.backend_ejections.clone(),
+        );
+        r.register(
+            "backend_overflow",
+            "Requests answered 503 because the backend's circuit breaker was full",
+            self.backend_overflow.clone(),
+        );
+        r.register(
+            "upstream_retries",
+            "Tries repeated on another backend, by pool",
+            self.retries.clone(),
+        );
+        r.register(
+            "upstream_retry_budget_exhausted",
+            "Retries not made because the pool's retry budget was spent",
+            self.retry_budget_exhausted.clone(),
+        );
+        r.register(
+            "pool_panic",
+            "1 while the pool is in panic mode (too few healthy backends: spreading over all)",
+            self.pool_panic.clone(),
         );
         r.register(
             "connections_open",
@@ -218,13 +293,51 @@ impl Metrics {
         }
     }
 
-    pub fn upstream_error(&self, pool: &str, kind: &'static str) {
+    pub fn upstream_error(&self, pool: &str, backend: &str, kind: &'static str) {
         self.upstream_errors
             .get_or_create(&UpstreamErrorLabels {
                 pool: pool.to_string(),
+                backend: backend.to_string(),
                 kind,
             })
             .inc();
+    }
+
+    /// The handles one backend updates, resolved when it is created.
+    pub fn backend(&self, pool: &str, backend: &str) -> crate::pool::BackendMetrics {
+        let l = BackendLabels {
+            pool: pool.to_string(),
+            backend: backend.to_string(),
+        };
+        crate::pool::BackendMetrics {
+            requests: self.backend_requests.get_or_create(&l).clone(),
+            latency: self.backend_latency.get_or_create(&l).clone(),
+            healthy: self.backend_healthy.get_or_create(&l).clone(),
+            ejected: self.backend_ejected.get_or_create(&l).clone(),
+            ejections: self.backend_ejections.get_or_create(&l).clone(),
+            overflow: self.backend_overflow.get_or_create(&l).clone(),
+        }
+    }
+
+    pub fn retry(&self, pool: &str) {
+        let l = PoolLabel {
+            pool: pool.to_string(),
+        };
+        self.retries.get_or_create(&l).inc();
+    }
+
+    pub fn retry_budget_exhausted(&self, pool: &str) {
+        let l = PoolLabel {
+            pool: pool.to_string(),
+        };
+        self.retry_budget_exhausted.get_or_create(&l).inc();
+    }
+
+    pub fn pool_panic(&self, pool: &str, panic: bool) {
+        let l = PoolLabel {
+            pool: pool.to_string(),
+        };
+        self.pool_panic.get_or_create(&l).set(i64::from(panic));
     }
 
     pub fn listener(&self, name: &str) -> (Gauge, Counter) {

@@ -39,6 +39,8 @@ pub struct Outcome {
     pub route: Option<usize>,
     pub upstream_addr: Option<String>,
     pub upstream_ms: Option<f64>,
+    /// Backends tried (0 when no backend was).
+    pub tries: u32,
     pub error: Option<ErrorKind>,
     /// Ids of the rules that matched, in order.
     pub rules: Vec<Arc<str>>,
@@ -75,6 +77,7 @@ pub async fn handle(
         route: None,
         upstream_addr: None,
         upstream_ms: None,
+        tries: 0,
         error: None,
         rules: Vec::new(),
     };
@@ -265,6 +268,7 @@ fn complete(mut p: Pending, resp: &Response<OutBody>, rt: &Runtime, outcome: Out
         rec.route = route.map(|r| r.name.to_string());
         rec.upstream_addr = outcome.upstream_addr;
         rec.upstream_ms = outcome.upstream_ms;
+        rec.upstream_tries = (outcome.tries > 0).then_some(outcome.tries);
         rec.error = outcome.error.map(|k| k.as_str().to_string());
         rec.rules = outcome.rules.iter().map(|id| id.to_string()).collect();
     }

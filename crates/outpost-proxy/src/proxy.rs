@@ -1,25 +1,29 @@
 //! Forwarding to an upstream pool: builds the origin request (hop-by-hop
-//! headers removed, `X-Forwarded-*`, `Via`, request id), streams the body both
-//! ways with backpressure, applies the response timeout, and tunnels protocol
-//! upgrades (WebSocket) after a `101`.
+//! headers removed, `X-Forwarded-*`, `Via`, request id), picks a backend per
+//! try and retries what is safe on another one (connect failures; resets and
+//! per-try timeouts of idempotent requests without a body) within the pool's
+//! retry budget, streams the body both ways with backpressure, and tunnels
+//! protocol upgrades (WebSocket) after a `101`.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use http::uri::{PathAndQuery, Uri};
-use http::{Request, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use outpost_config::Limits;
 
 use crate::body::{LimitedBody, OutBody};
-use crate::error::{ErrorKind, ProxyError};
-use crate::h1pool::{DrivenBody, H1Conn};
+use crate::error::{ErrorKind, ProxyError, Side};
+use crate::h1pool::{DrivenBody, H1Conn, Overflow};
 use crate::headers;
 use crate::metrics::Metrics;
 use crate::pipeline::{ConnInfo, Outcome};
-use crate::upstream::{Transport, UpstreamPool, classify};
+use crate::pool::{Backend, BackendSet, InFlight, Transport, UpstreamPool, Verdict};
+use crate::upstream::classify;
 
 pub struct ForwardCtx<'a> {
     pub conn: &'a ConnInfo,
@@ -38,21 +42,7 @@ pub async fn forward(
     let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade_request(req.headers());
     let downstream_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let via = via_for(req.version());
-    let (target_index, target) = pool.pick();
-    outcome.upstream_addr = Some(target.label.clone());
-
     let (mut parts, body) = req.into_parts();
-    let pq = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    parts.uri = Uri::builder()
-        .scheme(target.scheme.clone())
-        .authority(target.authority.clone())
-        .path_and_query(pq)
-        .build()
-        .map_err(|_| ProxyError::from(ErrorKind::BadRequest))?;
     if !parts.headers.contains_key(http::header::HOST)
         && let Ok(v) = http::HeaderValue::from_str(ctx.host)
     {
@@ -67,32 +57,16 @@ pub async fn forward(
         ctx.host,
         via,
     );
+    let plan = TryPlan::new(pool, &parts, body.is_end_stream() && !upgrade, ctx);
     let body = LimitedBody::new(body, ctx.limits.max_body_bytes, ctx.bytes_in.clone());
-    let upstream_req = Request::from_parts(parts, body);
-
-    let sent = Instant::now();
-    let result = tokio::time::timeout(
-        pool.config.response_timeout,
-        exchange(pool, target_index, upstream_req),
-    )
-    .await;
-    outcome.upstream_ms = Some((sent.elapsed().as_secs_f64() * 1e6).round() / 1e3);
-    let (mut resp, conn) = match result {
-        Err(_) => Err(ErrorKind::ResponseTimeout),
-        Ok(Err(kind)) => Err(kind),
-        Ok(Ok(r)) => Ok(r),
-    }
-    .map_err(|kind| {
-        if kind.side() == crate::error::Side::Upstream {
-            metrics.upstream_error(&pool.config.name, kind.as_str());
-            tracing::debug!(pool = %pool.config.name, origin = %target.label, error = kind.as_str(), "upstream failed");
-        }
-        ProxyError::from(kind)
-    })?;
+    let (resp, conn, home) = plan
+        .run(Request::from_parts(parts, body), outcome, metrics)
+        .await?;
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS
         && let Some(down) = downstream_upgrade
     {
+        let mut resp = resp;
         let up = hyper::upgrade::on(&mut resp);
         if let Some(c) = conn {
             // The origin connection hands its I/O to the upgrade when it ends.
@@ -101,40 +75,213 @@ pub async fn forward(
         tokio::spawn(tunnel(down, up));
         headers::strip_hop_by_hop(resp.headers_mut(), true);
         headers::append_via(resp.headers_mut(), via);
-        return Ok(resp.map(OutBody::Upstream));
+        return Ok(resp.map(|b| OutBody::Upstream(b, None)));
     }
+    let mut resp = resp;
     headers::strip_hop_by_hop(resp.headers_mut(), false);
     headers::append_via(resp.headers_mut(), via);
     Ok(match conn {
-        Some(c) => resp.map(|b| OutBody::Driven(DrivenBody::new(b, c, pool.clone(), target_index))),
-        None => resp.map(OutBody::Upstream),
+        Some(c) => resp.map(|b| OutBody::Driven(DrivenBody::new(b, c, home))),
+        None => resp.map(|b| OutBody::Upstream(b, Some(home))),
     })
 }
 
-/// Sends the request on the pool's HTTP/1.1 path or through hyper's client.
+/// One request's tries: which backends, how long each may take, and whether
+/// a failed try may be repeated on another backend.
+struct TryPlan<'a> {
+    pool: &'a Arc<UpstreamPool>,
+    set: Arc<BackendSet>,
+    hash: Option<u64>,
+    /// The request head, kept to rebuild the request for another try when the
+    /// first was sent (or handed to hyper's client). Only for requests without
+    /// a body: a body is streamed, never buffered for a retry.
+    replay: Option<http::request::Parts>,
+    idempotent: bool,
+    path: PathAndQuery,
+    deadline: Instant,
+}
+
+type Exchanged = (Response<Incoming>, Option<H1Conn>, InFlight);
+
+impl<'a> TryPlan<'a> {
+    fn new(
+        pool: &'a Arc<UpstreamPool>,
+        parts: &http::request::Parts,
+        replayable: bool,
+        ctx: &ForwardCtx<'_>,
+    ) -> Self {
+        let now = Instant::now();
+        pool.budget.on_request(now);
+        TryPlan {
+            pool,
+            set: pool.snapshot(),
+            hash: pool.key_hash(parts, ctx.conn.peer.ip()),
+            replay: (replayable && pool.config.retry.max_retries > 0).then(|| parts.clone()),
+            idempotent: is_idempotent(&parts.method),
+            path: parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+            deadline: now + pool.config.response_timeout,
+        }
+    }
+
+    async fn run(
+        &self,
+        req: Request<LimitedBody>,
+        outcome: &mut Outcome,
+        metrics: &Metrics,
+    ) -> Result<Exchanged, ProxyError> {
+        let pool = self.pool;
+        let mut req = Some(req);
+        let mut tried: Vec<usize> = Vec::new();
+        let mut last = ErrorKind::NoBackend;
+        loop {
+            let Some(i) = pool.pick(&self.set, self.hash, &tried) else {
+                return Err(last.into());
+            };
+            let backend = &self.set.backends[i];
+            outcome.upstream_addr = Some(backend.label.to_string());
+            outcome.tries += 1;
+            let Some(home) = backend.enter() else {
+                metrics.upstream_error(
+                    &pool.name,
+                    &backend.label,
+                    ErrorKind::UpstreamOverflow.as_str(),
+                );
+                return Err(ErrorKind::UpstreamOverflow.into());
+            };
+            let Some(r) = req.take().or_else(|| self.rebuild()) else {
+                return Err(last.into());
+            };
+            let r = self.address(r, backend)?;
+            let sent = Instant::now();
+            let per_try = match pool.config.retry.per_try_timeout {
+                Some(t) => (sent + t).min(self.deadline),
+                None => self.deadline,
+            };
+            let result = tokio::time::timeout_at(per_try.into(), exchange(backend, r)).await;
+            outcome.upstream_ms = Some((sent.elapsed().as_secs_f64() * 1e6).round() / 1e3);
+            let (kind, returned) = match result {
+                Ok(Ok((resp, conn))) => {
+                    backend.observe_latency(sent.elapsed());
+                    pool.report(backend, Verdict::Status(resp.status().as_u16()));
+                    return Ok((resp, conn, home));
+                }
+                Ok(Err(f)) => (f.kind, f.request),
+                Err(_) => (ErrorKind::ResponseTimeout, None),
+            };
+            drop(home);
+            last = kind;
+            if kind.side() != Side::Upstream {
+                return Err(kind.into());
+            }
+            metrics.upstream_error(&pool.name, &backend.label, kind.as_str());
+            tracing::debug!(pool = %pool.name, backend = %backend.label, error = kind.as_str(), "upstream try failed");
+            if kind == ErrorKind::UpstreamOverflow {
+                backend.metrics.overflow.inc();
+            } else {
+                pool.report(backend, Verdict::LocalError);
+            }
+            let unsent = returned.is_some() || kind.retryable();
+            let may_retry = kind != ErrorKind::UpstreamOverflow
+                && (unsent
+                    || (self.idempotent
+                        && matches!(
+                            kind,
+                            ErrorKind::UpstreamProtocol | ErrorKind::ResponseTimeout
+                        )))
+                && (returned.is_some() || self.replay.is_some())
+                && tried.len() < pool.config.retry.max_retries as usize
+                && Instant::now() < self.deadline;
+            if !may_retry {
+                return Err(kind.into());
+            }
+            if !pool.budget.try_retry(Instant::now()) {
+                metrics.retry_budget_exhausted(&pool.name);
+                return Err(kind.into());
+            }
+            metrics.retry(&pool.name);
+            tried.push(i);
+            req = returned;
+        }
+    }
+
+    /// A fresh request from the kept head, for a try after the first.
+    fn rebuild(&self) -> Option<Request<LimitedBody>> {
+        let parts = self.replay.clone()?;
+        Some(Request::from_parts(parts, LimitedBody::empty()))
+    }
+
+    /// Points the request at the backend's origin.
+    fn address(
+        &self,
+        mut req: Request<LimitedBody>,
+        backend: &Backend,
+    ) -> Result<Request<LimitedBody>, ProxyError> {
+        *req.uri_mut() = Uri::builder()
+            .scheme(self.pool.scheme.clone())
+            .authority(backend.authority.clone())
+            .path_and_query(self.path.clone())
+            .build()
+            .map_err(|_| ProxyError::from(ErrorKind::BadRequest))?;
+        Ok(req)
+    }
+}
+
+/// Methods RFC 9110 defines as idempotent: safe to send again after a try
+/// that may have reached the origin.
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// A failed try; `request` is handed back when none of it was sent.
+struct TryFailure {
+    kind: ErrorKind,
+    request: Option<Request<LimitedBody>>,
+}
+
+/// Sends the request on the backend's HTTP/1.1 path or through hyper's client.
 async fn exchange(
-    pool: &Arc<UpstreamPool>,
-    target: usize,
+    backend: &Backend,
     mut req: Request<LimitedBody>,
-) -> Result<(Response<Incoming>, Option<H1Conn>), ErrorKind> {
-    match &pool.transport {
+) -> Result<(Response<Incoming>, Option<H1Conn>), TryFailure> {
+    match &backend.transport {
         Transport::Http1(h1) => {
             // On a connection of our own the request line carries origin-form.
-            let absolute = req.uri().clone();
+            let absolute = std::mem::take(req.uri_mut());
             *req.uri_mut() = absolute
                 .path_and_query()
                 .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
-            let (resp, conn) = h1
-                .send(target, &absolute, req)
-                .await
-                .map_err(|e| classify(e.as_ref()))?;
-            Ok((resp, Some(conn)))
+            match h1.send(req).await {
+                Ok((resp, conn)) => Ok((resp, Some(conn))),
+                Err(e) => Err(TryFailure {
+                    kind: if e.error.is::<Overflow>() {
+                        ErrorKind::UpstreamOverflow
+                    } else {
+                        classify(e.error.as_ref())
+                    },
+                    request: e.request.map(|mut r| {
+                        *r.uri_mut() = absolute;
+                        r
+                    }),
+                }),
+            }
         }
-        Transport::Pooled(client) => client
-            .request(req)
-            .await
-            .map(|r| (r, None))
-            .map_err(|e| classify(&e)),
+        Transport::Pooled(client) => {
+            client
+                .request(req)
+                .await
+                .map(|r| (r, None))
+                .map_err(|e| TryFailure {
+                    kind: classify(&e),
+                    request: None,
+                })
+        }
     }
 }
 

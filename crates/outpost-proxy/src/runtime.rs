@@ -3,7 +3,8 @@
 //! `Runtime` is built for every accepted config and swapped in atomically;
 //! requests keep the `Arc<Runtime>` they started with. Pools and the access
 //! logger are carried over from the previous runtime when their config is
-//! unchanged, so keep-alive connections and the log file survive reloads.
+//! unchanged, so keep-alive connections and the log file survive reloads; a
+//! changed pool keeps the health state of its unchanged backends.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use rustls::ServerConfig;
 
 use crate::access_log::AccessLogger;
 use crate::metrics::{Metrics, NO_ROUTE, RouteMetrics};
+use crate::pool::UpstreamPool;
 use crate::router::Router;
-use crate::upstream::UpstreamPool;
 
 pub struct Runtime {
     /// 1 for the first config, +1 per accepted reload.
@@ -39,7 +40,17 @@ pub struct RouteRuntime {
     pub metrics: Arc<RouteMetrics>,
 }
 
+/// How long starting or reloading waits for origin names to resolve before
+/// serving anyway (requests to an unresolved origin get 503). 5 s.
+const RESOLVE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Runtime {
+    /// Waits (bounded) until every pool resolved its origin names once.
+    pub async fn wait_resolved(&self) {
+        let waits = self.pools.iter().map(|p| p.wait_resolved(RESOLVE_WAIT));
+        futures_util::future::join_all(waits).await;
+    }
+
     /// Builds a runtime, reusing `prev`'s pools and logger where unchanged.
     /// Errors are located like config errors (`listeners[1].tls...`).
     pub fn build(
@@ -62,7 +73,13 @@ impl Runtime {
         let mut pools = Vec::new();
         for (i, p) in config.pools.iter().enumerate() {
             let reused = prev.and_then(|r| r.pools.iter().find(|old| old.config == *p).cloned());
-            match reused.map(Ok).unwrap_or_else(|| UpstreamPool::new(p)) {
+            // A changed pool of the same name hands its backends' health on.
+            let same_name = prev.and_then(|r| r.pools.iter().find(|old| old.config.name == p.name));
+            let built = match reused {
+                Some(pool) => Ok(pool),
+                None => UpstreamPool::new(p, same_name.map(|a| a.as_ref()), metrics.clone()),
+            };
+            match built {
                 Ok(pool) => pools.push(pool),
                 Err(m) => errors.push(ConfigError::new(format!("pools[{i}]"), m)),
             }

@@ -79,6 +79,7 @@ impl Server {
         let admin = config.admin.clone();
         let listeners = config.listeners.clone();
         let rt = Runtime::build(config, None, metrics.clone()).map_err(StartError::Config)?;
+        rt.wait_resolved().await;
         metrics.config_generation.set(rt.generation as i64);
         let shared = Arc::new(Shared {
             runtime: ArcSwap::from_pointee(rt),
@@ -174,6 +175,7 @@ impl Server {
         let old = self.shared.runtime.load_full();
         let new_listeners = config.listeners.clone();
         let rt = Runtime::build(config, Some(&old), self.shared.metrics.clone())?;
+        rt.wait_resolved().await;
         let mut added = Vec::new();
         let mut errors = Vec::new();
         for (i, l) in new_listeners.iter().enumerate() {

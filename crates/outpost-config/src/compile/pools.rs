@@ -41,6 +41,7 @@ pub(super) fn pools(cx: &mut Ctx<'_>, raw: &[Option<RawPool>], t: &Timeouts) -> 
 }
 
 fn pool(cx: &mut Ctx<'_>, path: &str, p: &RawPool, t: &Timeouts) -> Pool {
+    let origins = origins(cx, path, &p.origins);
     let tls = p
         .tls
         .as_ref()
@@ -68,7 +69,7 @@ fn pool(cx: &mut Ctx<'_>, path: &str, p: &RawPool, t: &Timeouts) -> Pool {
     }
     Pool {
         name: p.name.clone(),
-        origins: origins(cx, path, &p.origins),
+        origins,
         tls,
         protocol,
         max_idle_per_origin: p.max_idle_per_origin.unwrap_or(64),
@@ -99,7 +100,10 @@ fn pool(cx: &mut Ctx<'_>, path: &str, p: &RawPool, t: &Timeouts) -> Pool {
 
 fn origins(cx: &mut Ctx<'_>, path: &str, raw: &[RawOrigin]) -> Vec<Origin> {
     if raw.is_empty() {
-        cx.err(format!("{path}.origins"), "a pool needs at least one origin");
+        cx.err(
+            format!("{path}.origins"),
+            "a pool needs at least one origin",
+        );
     }
     let mut out = Vec::new();
     for (j, o) in raw.iter().enumerate() {
@@ -172,14 +176,41 @@ fn balance(cx: &mut Ctx<'_>, path: &str, raw: Option<&RawBalance>) -> Balance {
     };
     let hashing = policy.is_hashing();
     let least = matches!(policy, BalancePolicy::LeastRequest { .. });
-    only_for(cx, raw.hash_on.is_some(), "hash_on", "policy = \"maglev\" or \"ring_hash\"", hashing);
-    only_for(cx, raw.bounded_load.is_some(), "bounded_load", "policy = \"maglev\" or \"ring_hash\"", hashing);
-    only_for(cx, raw.choices.is_some(), "choices", "policy = \"least_request\"", least);
-    only_for(cx, raw.latency_weighted.is_some(), "latency_weighted", "policy = \"least_request\"", least);
+    only_for(
+        cx,
+        raw.hash_on.is_some(),
+        "hash_on",
+        "policy = \"maglev\" or \"ring_hash\"",
+        hashing,
+    );
+    only_for(
+        cx,
+        raw.bounded_load.is_some(),
+        "bounded_load",
+        "policy = \"maglev\" or \"ring_hash\"",
+        hashing,
+    );
+    only_for(
+        cx,
+        raw.choices.is_some(),
+        "choices",
+        "policy = \"least_request\"",
+        least,
+    );
+    only_for(
+        cx,
+        raw.latency_weighted.is_some(),
+        "latency_weighted",
+        "policy = \"least_request\"",
+        least,
+    );
     if let Some(c) = raw.bounded_load
         && !(c > 1.0 && c <= 100.0)
     {
-        cx.err(format!("{path}.bounded_load"), "must be greater than 1.0 (1.25 is typical) and at most 100");
+        cx.err(
+            format!("{path}.bounded_load"),
+            "must be greater than 1.0 (1.25 is typical) and at most 100",
+        );
     }
     let panic = raw.panic_threshold.unwrap_or(50);
     if panic > 100 {
@@ -239,7 +270,11 @@ fn health(cx: &mut Ctx<'_>, path: &str, raw: &RawHealth) -> HealthCheck {
     if timeout.is_zero() {
         cx.err(format!("{path}.timeout"), "must be greater than zero");
     }
-    let jitter = cx.duration(&format!("{path}.jitter"), raw.jitter.as_ref(), interval / 10);
+    let jitter = cx.duration(
+        &format!("{path}.jitter"),
+        raw.jitter.as_ref(),
+        interval / 10,
+    );
     let threshold = |cx: &mut Ctx<'_>, key: &str, v: Option<u32>| {
         let v = v.unwrap_or(2);
         if !(1..=100).contains(&v) {
@@ -290,7 +325,10 @@ fn health_kind(cx: &mut Ctx<'_>, path: &str, raw: &RawHealth) -> HealthKind {
 fn http_check(cx: &mut Ctx<'_>, path: &str, raw: &RawHealth) -> HealthKind {
     let method = raw.method.clone().unwrap_or_else(|| "GET".into());
     if http::Method::from_bytes(method.as_bytes()).is_err() {
-        cx.err(format!("{path}.method"), format!("invalid method {method:?}"));
+        cx.err(
+            format!("{path}.method"),
+            format!("invalid method {method:?}"),
+        );
     }
     let check_path = raw.path.clone().unwrap_or_else(|| "/".into());
     if !check_path.starts_with('/')
@@ -307,14 +345,21 @@ fn http_check(cx: &mut Ctx<'_>, path: &str, raw: &RawHealth) -> HealthKind {
     {
         cx.err(format!("{path}.host"), "not a valid Host header value");
     }
-    if raw.body_contains.as_ref().is_some_and(|b| b.is_empty() || b.len() > MAX_HEALTH_TEXT) {
+    if raw
+        .body_contains
+        .as_ref()
+        .is_some_and(|b| b.is_empty() || b.len() > MAX_HEALTH_TEXT)
+    {
         cx.err(format!("{path}.body_contains"), "must be 1 to 4096 bytes");
     }
     let expect = match raw.expect_status.as_deref().map(status_range) {
         None => (200, 399),
         Some(Ok(r)) => r,
         Some(Err(())) => {
-            cx.err(format!("{path}.expect_status"), "expected a status like \"200\" or an inclusive range like \"200-399\" (100..=599)");
+            cx.err(
+                format!("{path}.expect_status"),
+                "expected a status like \"200\" or an inclusive range like \"200-399\" (100..=599)",
+            );
             (200, 399)
         }
     };
@@ -359,7 +404,10 @@ fn outlier(cx: &mut Ctx<'_>, path: &str, raw: Option<&RawOutlier>) -> Option<Out
     }
     let pct = raw.max_ejected_percent.unwrap_or(50);
     if pct > 100 {
-        cx.err(format!("{path}.max_ejected_percent"), "a percentage: 0 to 100");
+        cx.err(
+            format!("{path}.max_ejected_percent"),
+            "a percentage: 0 to 100",
+        );
     }
     raw.enabled.unwrap_or(true).then_some(Outlier {
         consecutive_5xx: raw.consecutive_5xx.unwrap_or(5),
@@ -375,18 +423,31 @@ fn retry(cx: &mut Ctx<'_>, path: &str, raw: Option<&RawRetry>) -> Retry {
     let raw = raw.unwrap_or(&default);
     let max_retries = raw.max_retries.unwrap_or(2);
     if max_retries > MAX_RETRIES {
-        cx.err(format!("{path}.max_retries"), format!("at most {MAX_RETRIES}"));
+        cx.err(
+            format!("{path}.max_retries"),
+            format!("at most {MAX_RETRIES}"),
+        );
     }
     let per_try_timeout = raw.per_try_timeout.as_ref().map(|d| {
-        let d = cx.duration(&format!("{path}.per_try_timeout"), Some(d), Duration::from_secs(1));
+        let d = cx.duration(
+            &format!("{path}.per_try_timeout"),
+            Some(d),
+            Duration::from_secs(1),
+        );
         if d.is_zero() {
-            cx.err(format!("{path}.per_try_timeout"), "must be greater than zero");
+            cx.err(
+                format!("{path}.per_try_timeout"),
+                "must be greater than zero",
+            );
         }
         d
     });
     let budget = raw.budget.unwrap_or(0.2);
     if !(0.0..=1.0).contains(&budget) {
-        cx.err(format!("{path}.budget"), "a share of requests between 0.0 and 1.0 (0.2 = 20%)");
+        cx.err(
+            format!("{path}.budget"),
+            "a share of requests between 0.0 and 1.0 (0.2 = 20%)",
+        );
     }
     Retry {
         max_retries: max_retries.min(MAX_RETRIES),
@@ -396,13 +457,20 @@ fn retry(cx: &mut Ctx<'_>, path: &str, raw: Option<&RawRetry>) -> Retry {
     }
 }
 
-fn circuit_breaker(cx: &mut Ctx<'_>, path: &str, raw: Option<&RawCircuitBreaker>) -> CircuitBreaker {
+fn circuit_breaker(
+    cx: &mut Ctx<'_>,
+    path: &str,
+    raw: Option<&RawCircuitBreaker>,
+) -> CircuitBreaker {
     let default = RawCircuitBreaker::default();
     let raw = raw.unwrap_or(&default);
     let mut limit = |key: &str, v: Option<usize>, default: usize, min: usize| {
         let v = v.unwrap_or(default);
         if !(min..=1_000_000).contains(&v) {
-            cx.err(format!("{path}.{key}"), format!("must be between {min} and 1000000"));
+            cx.err(
+                format!("{path}.{key}"),
+                format!("must be between {min} and 1000000"),
+            );
         }
         v.clamp(min, 1_000_000)
     };
@@ -427,7 +495,10 @@ fn resolvers(cx: &mut Ctx<'_>, path: &str, raw: Option<&[String]>) -> Vec<Socket
             match parsed {
                 Ok(a) => Some(a),
                 Err(_) => {
-                    cx.err(format!("{path}[{i}]"), format!("expected IP or IP:PORT, got {s:?}"));
+                    cx.err(
+                        format!("{path}[{i}]"),
+                        format!("expected IP or IP:PORT, got {s:?}"),
+                    );
                     None
                 }
             }
@@ -501,14 +572,14 @@ fn parse_origin(s: &str) -> Result<(String, u16), String> {
     Ok((host.to_ascii_lowercase(), port))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::load_str;
     use std::path::Path;
 
-    const BASE: &str = "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[pools]]\nname = \"p\"\n";
+    const BASE: &str =
+        "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[pools]]\nname = \"p\"\n";
 
     #[test]
     fn balancing_health_retry_and_breaker_settings_compile() {
@@ -533,7 +604,13 @@ mod tests {
         let h = p.health.as_ref().unwrap();
         assert_eq!(h.interval, Duration::from_secs(1));
         assert_eq!(h.jitter, Duration::from_millis(100));
-        assert!(matches!(&h.kind, HealthKind::Http { expect: (200, 204), .. }));
+        assert!(matches!(
+            &h.kind,
+            HealthKind::Http {
+                expect: (200, 204),
+                ..
+            }
+        ));
         assert_eq!(p.outlier.as_ref().unwrap().consecutive_5xx, 0);
         assert_eq!(p.outlier.as_ref().unwrap().consecutive_errors, 3);
         assert_eq!(p.retry.per_try_timeout, Some(Duration::from_millis(300)));
@@ -543,7 +620,11 @@ mod tests {
 
     #[test]
     fn defaults_are_round_robin_without_active_checks() {
-        let c = load_str(&format!("{BASE}origins = [\"10.0.0.1:80\"]\n"), Path::new(".")).unwrap();
+        let c = load_str(
+            &format!("{BASE}origins = [\"10.0.0.1:80\"]\n"),
+            Path::new("."),
+        )
+        .unwrap();
         let p = &c.pools[0];
         assert_eq!(p.balance.policy, BalancePolicy::RoundRobin);
         assert!(p.health.is_none());
@@ -577,7 +658,8 @@ mod tests {
         ] {
             assert!(paths.contains(&want), "{want} missing from {paths:?}");
         }
-        let maglev_only = format!("{BASE}origins = [\"10.0.0.1:80\"]\n[pools.balance]\nbounded_load = 0.5\n");
+        let maglev_only =
+            format!("{BASE}origins = [\"10.0.0.1:80\"]\n[pools.balance]\nbounded_load = 0.5\n");
         let errors = load_str(&maglev_only, Path::new(".")).unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].message.contains("applies only to"));
@@ -593,10 +675,7 @@ mod tests {
             parse_origin("[::1]:8080").unwrap(),
             ("::1".to_string(), 8080)
         );
-        assert_eq!(
-            parse_origin("API.internal:443").unwrap().0,
-            "api.internal"
-        );
+        assert_eq!(parse_origin("API.internal:443").unwrap().0, "api.internal");
         for bad in [
             "localhost",
             "http://x:80",

@@ -4,7 +4,7 @@
 //! loaded" pick, because each proxy thread sees loads a little late.
 
 use super::pool::Pool;
-use crate::{Loads, MAX_CHOICES};
+use crate::{Loads, MAX_CHOICES, PICK_ATTEMPTS};
 
 /// Power-of-d-choices over live in-flight counts (optionally times latency).
 #[derive(Debug)]
@@ -38,14 +38,25 @@ impl LeastRequest {
         }
     }
 
-    /// Draws the candidates (each avoiding `exclude`) and returns the one
+    /// Draws the candidates (each avoiding `exclude`, distinct when enough
+    /// members are allowed) and returns the one
     /// with the lowest score per unit of weight; the first drawn on ties.
     pub(crate) fn pick<L: Loads>(&self, loads: &L, exclude: &[usize]) -> Option<usize> {
         let mut drawn = [Candidate::default(); MAX_CHOICES as usize];
-        for slot in drawn.iter_mut().take(self.choices) {
-            let pos = self.pool.draw_allowed(exclude)?;
+        for k in 0..self.choices {
+            let mut pos = self.pool.draw_allowed(exclude)?;
+            // Distinct candidates where the pool allows: drawn with
+            // replacement, a two-backend pool would compare a backend with
+            // itself half the time and hand a quarter of all requests to the
+            // slower one whatever its load.
+            for _ in 0..PICK_ATTEMPTS {
+                if !drawn[..k].iter().any(|c| c.pos == pos) {
+                    break;
+                }
+                pos = self.pool.draw_allowed(exclude)?;
+            }
             let i = self.pool.backend(pos);
-            *slot = Candidate {
+            drawn[k] = Candidate {
                 pos,
                 in_flight: loads.in_flight(i),
                 latency_us: if self.latency_weighted {
