@@ -130,3 +130,29 @@ fn random_u64() -> u64 {
     h.write_u64(super::backend::now_ms());
     h.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_its_bound_and_varies() {
+        let mut check = HealthCheck {
+            kind: HealthKind::Tcp,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(1),
+            jitter: Duration::from_millis(500),
+            healthy_threshold: 1,
+            unhealthy_threshold: 1,
+        };
+        let delays: Vec<Duration> = (0..200).map(|_| next_delay(&check)).collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d >= check.interval && *d <= check.interval + check.jitter)
+        );
+        assert!(delays.iter().any(|d| *d != delays[0]), "no jitter at all");
+        check.jitter = Duration::ZERO;
+        assert_eq!(next_delay(&check), check.interval);
+    }
+}

@@ -27,6 +27,8 @@ struct Node {
     peak: Arc<AtomicUsize>,
     delay_ms: Arc<AtomicUsize>,
     status: Arc<AtomicUsize>,
+    /// Status of `/health` (the traffic status when 0).
+    health: Arc<AtomicUsize>,
     kill: tokio::sync::watch::Sender<bool>,
 }
 
@@ -44,6 +46,7 @@ impl Node {
             peak: Arc::default(),
             delay_ms: Arc::default(),
             status: Arc::new(AtomicUsize::new(200)),
+            health: Arc::default(),
             kill: tokio::sync::watch::channel(false).0,
         };
         node.addr = node.serve(bind).await;
@@ -60,7 +63,7 @@ impl Node {
             self.in_flight.clone(),
             self.peak.clone(),
             self.delay_ms.clone(),
-            self.status.clone(),
+            (self.status.clone(), self.health.clone()),
         );
         let mut killed = self.kill.subscribe();
         tokio::spawn(async move {
@@ -89,8 +92,12 @@ impl Node {
                             status.clone(),
                         );
                         async move {
+                            let (status, health) = status;
                             if req.uri().path() == "/health" {
-                                let code = status.load(Ordering::SeqCst) as u16;
+                                let code = match health.load(Ordering::SeqCst) {
+                                    0 => status.load(Ordering::SeqCst),
+                                    h => h,
+                                } as u16;
                                 let mut r = Response::new(full(name));
                                 *r.status_mut() = StatusCode::from_u16(code).unwrap();
                                 return Ok::<_, std::convert::Infallible>(r);
@@ -661,4 +668,120 @@ pool = "app"
         records.iter().any(|r| r["upstream_tries"] == 2),
         "{records:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panic_mode_spreads_over_all_backends_when_too_few_are_healthy() {
+    let nodes = [
+        Node::start("a").await,
+        Node::start("b").await,
+        Node::start("c").await,
+    ];
+    nodes[1].health.store(503, Ordering::SeqCst);
+    nodes[2].health.store(503, Ordering::SeqCst);
+    let refs: Vec<&Node> = nodes.iter().collect();
+    let health = "[pools.health]\npath = \"/health\"\ninterval = \"100ms\"\njitter = \"0s\"\nunhealthy_threshold = 1";
+    for (threshold, panic) in [(50, true), (0, false)] {
+        let op = Outpost::start(&pool_config(
+            &refs,
+            &format!("[pools.balance]\npanic_threshold = {threshold}\n{health}"),
+        ))
+        .await;
+        assert!(
+            wait_until_async(|| async {
+                let m = metrics(&op).await;
+                gauge(&m, "outpost_backend_healthy", nodes[1].addr) == Some(0)
+                    && gauge(&m, "outpost_backend_healthy", nodes[2].addr) == Some(0)
+            })
+            .await
+        );
+        let before: Vec<usize> = nodes.iter().map(Node::hits).collect();
+        let url = op.url("main", "/").await;
+        for _ in 0..30 {
+            assert_eq!(get(&url).await.0, StatusCode::OK);
+        }
+        let got: Vec<usize> = nodes
+            .iter()
+            .zip(&before)
+            .map(|(n, b)| n.hits() - b)
+            .collect();
+        let m = metrics(&op).await;
+        if panic {
+            assert!(got.iter().all(|&g| g > 0), "panic mode spreads: {got:?}");
+            assert!(m.contains("outpost_pool_panic{pool=\"app\"} 1"), "{m}");
+        } else {
+            assert_eq!(got, [30, 0, 0], "panic mode off: only the healthy backend");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_checks_match_the_body_and_tcp_checks_see_a_closed_port() {
+    let a = Node::start("alpha").await;
+    let b = Node::start("beta").await;
+    let dead = closed_port().await;
+    let body_check = "[pools.health]\npath = \"/health\"\nbody_contains = \"alp\"\ninterval = \"100ms\"\nunhealthy_threshold = 1";
+    let op = Outpost::start(&pool_config(&[&a, &b], body_check)).await;
+    assert!(
+        wait_until_async(|| async {
+            gauge(&metrics(&op).await, "outpost_backend_healthy", b.addr) == Some(0)
+        })
+        .await,
+        "beta's body does not contain the text"
+    );
+    assert_eq!(
+        gauge(&metrics(&op).await, "outpost_backend_healthy", a.addr),
+        Some(1)
+    );
+    let toml = pool_config(
+        &[&a],
+        "[pools.health]\ntype = \"tcp\"\ninterval = \"100ms\"\nunhealthy_threshold = 1",
+    )
+    .replace(
+        &format!("origins = [\"{}\"]", a.addr),
+        &format!("origins = [\"{}\", \"{dead}\"]", a.addr),
+    );
+    let op = Outpost::start(&toml).await;
+    assert!(
+        wait_until_async(|| async {
+            gauge(&metrics(&op).await, "outpost_backend_healthy", dead) == Some(0)
+        })
+        .await
+    );
+    assert_eq!(
+        gauge(&metrics(&op).await, "outpost_backend_healthy", a.addr),
+        Some(1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_try_slower_than_the_per_try_timeout_is_retried_elsewhere() {
+    let slow = Node::start("slow").await;
+    slow.delay_ms.store(3000, Ordering::SeqCst);
+    let fast = Node::start("fast").await;
+    let op = Outpost::start(&pool_config(
+        &[&slow, &fast],
+        "[pools.retry]\nper_try_timeout = \"200ms\"\n[pools.outlier]\nenabled = false",
+    ))
+    .await;
+    let url = op.url("main", "/").await;
+    for _ in 0..4 {
+        let started = Instant::now();
+        let (s, _, body) = get(&url).await;
+        assert_eq!((s, &body[..]), (StatusCode::OK, &b"fast"[..]));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    assert!(slow.hits() >= 1, "the slow backend was tried");
+    // A POST is not idempotent: its per-try timeout is final (504).
+    let mut saw_timeout = false;
+    for _ in 0..2 {
+        let req = Request::post(&url).body(full("")).unwrap();
+        let (s, _, _) = send(&h1_client(), req).await;
+        saw_timeout |= s == StatusCode::GATEWAY_TIMEOUT;
+    }
+    assert!(saw_timeout, "a POST to the slow backend was retried");
 }
