@@ -4,6 +4,26 @@
 //! policies hash ([`HashOn`]), and limiting retries ([`RetryBudget`]).
 //! No tokio, no sockets and no clock: live loads come in through [`Loads`]
 //! and time through `now` arguments, so every part is testable on its own.
+//!
+//! ```
+//! use outpost_lb::{BackendSpec, HashOn, NoLoads, Policy, Selector};
+//!
+//! let backends: Vec<BackendSpec> = ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"]
+//!     .into_iter()
+//!     .map(|id| BackendSpec { id: id.into(), weight: 1 })
+//!     .collect();
+//! // Backend 1 failed its health checks.
+//! let selector = Selector::build(&Policy::Maglev { bounded_load: Some(1.25) }, &backends, &[0, 2]);
+//!
+//! let key: HashOn = "header:x-user".parse()?;
+//! let (parts, ()) = http::Request::get("/").header("x-user", "alice").body(())?.into_parts();
+//! let hash = key.hash(&parts, "192.0.2.7".parse()?);
+//! let first = selector.pick(hash, &NoLoads, &[]).expect("two eligible backends");
+//! // The retry goes elsewhere.
+//! let retry = selector.pick(hash, &NoLoads, &[first]).expect("one left");
+//! assert!(first != retry && first != 1 && retry != 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod backend;
 pub mod hash;

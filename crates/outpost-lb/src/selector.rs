@@ -3,13 +3,6 @@
 //! It is built off the hot path whenever health changes and then shared
 //! (`Send + Sync`, its only mutable state is atomics).
 
-mod bounded;
-mod least_request;
-mod maglev;
-mod pool;
-mod ring;
-mod round_robin;
-
 use crate::Loads;
 use crate::backend::{self, BackendSpec, BuildError, MAX_BACKENDS, Policy};
 use least_request::LeastRequest;
@@ -17,6 +10,13 @@ use maglev::Maglev;
 use pool::Pool;
 use ring::Ring;
 use round_robin::RoundRobin;
+
+mod bounded;
+mod least_request;
+mod maglev;
+mod pool;
+mod ring;
+mod round_robin;
 
 /// Random draws (random, least-request) or cycle entries (round-robin) a
 /// pick tries before falling back to a scan of all members when the draws
