@@ -67,6 +67,8 @@ pub struct UpstreamPool {
     set: ArcSwap<BackendSet>,
     policy: Policy,
     hash_on: Option<HashOn>,
+    /// Requests in flight over the pool, for bounded-load hashing only.
+    in_flight: Option<Arc<std::sync::atomic::AtomicU32>>,
     pub budget: RetryBudget,
     /// Wakes the maintenance task (an ejection, or the pool being dropped).
     changed: Arc<Notify>,
@@ -111,6 +113,7 @@ impl UpstreamPool {
                 .policy
                 .is_hashing()
                 .then(|| hash_on(&config.balance.hash_on)),
+            in_flight: config.balance.bounded_load.map(|_| Arc::default()),
             budget: RetryBudget::new(config.retry.budget, config.retry.budget_min_per_second),
             changed: Arc::new(Notify::new()),
             resolved: watch::channel(!has_names).0,
@@ -219,6 +222,7 @@ impl UpstreamPool {
             in_flight: Default::default(),
             latency_ewma_us: Default::default(),
             max_requests: c.circuit_breaker.max_requests.min(u32::MAX as usize) as u32,
+            pool_in_flight: self.in_flight.clone(),
             metrics,
         }))
     }

@@ -97,6 +97,10 @@ pub struct Backend {
     /// Exponentially weighted moving average of the time to response head, µs.
     pub latency_ewma_us: AtomicU32,
     pub max_requests: u32,
+    /// The pool's total in flight, kept only for bounded-load hashing (which
+    /// needs it per pick; one shared counter would otherwise be contended
+    /// for nothing).
+    pub pool_in_flight: Option<Arc<AtomicU32>>,
     pub metrics: BackendMetrics,
 }
 
@@ -109,6 +113,9 @@ impl Backend {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             self.metrics.overflow.inc();
             return None;
+        }
+        if let Some(t) = &self.pool_in_flight {
+            t.fetch_add(1, Ordering::AcqRel);
         }
         self.metrics.requests.inc();
         Some(InFlight(self.clone()))
@@ -141,6 +148,9 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if let Some(t) = &self.0.pool_in_flight {
+            t.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -153,5 +163,9 @@ impl outpost_lb::Loads for Loads<'_> {
     }
     fn latency_us(&self, i: usize) -> u32 {
         self.0[i].latency_ewma_us.load(Ordering::Relaxed)
+    }
+    fn total_in_flight(&self) -> Option<u64> {
+        let t = self.0.first()?.pool_in_flight.as_ref()?;
+        Some(u64::from(t.load(Ordering::Relaxed)))
     }
 }
