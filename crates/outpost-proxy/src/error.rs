@@ -64,6 +64,18 @@ pub struct ProxyError {
 }
 
 impl ErrorKind {
+    /// Every kind on the upstream side (the `kind` label values of
+    /// `outpost_upstream_errors_total`).
+    pub const UPSTREAM_KINDS: [ErrorKind; 7] = [
+        ErrorKind::ConnectFailed,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::UpstreamTls,
+        ErrorKind::ResponseTimeout,
+        ErrorKind::UpstreamProtocol,
+        ErrorKind::NoBackend,
+        ErrorKind::UpstreamOverflow,
+    ];
+
     pub fn side(self) -> Side {
         use ErrorKind::*;
         match self {
@@ -184,6 +196,11 @@ mod tests {
             StatusCode::PAYLOAD_TOO_LARGE
         );
         assert!(ErrorKind::ConnectFailed.retryable());
+        assert!(
+            ErrorKind::UPSTREAM_KINDS
+                .iter()
+                .all(|k| k.side() == Side::Upstream)
+        );
         assert!(!ErrorKind::ResponseTimeout.retryable());
         let r = error_response(ErrorKind::UriTooLong.into());
         assert_eq!(r.status(), StatusCode::URI_TOO_LONG);

@@ -319,6 +319,28 @@ impl Metrics {
         }
     }
 
+    /// Drops the series of a backend that discovery removed, so address
+    /// churn does not grow the exposition without bound.
+    pub fn forget_backend(&self, pool: &str, backend: &str) {
+        let l = BackendLabels {
+            pool: pool.to_string(),
+            backend: backend.to_string(),
+        };
+        self.backend_requests.remove(&l);
+        self.backend_latency.remove(&l);
+        self.backend_healthy.remove(&l);
+        self.backend_ejected.remove(&l);
+        self.backend_ejections.remove(&l);
+        self.backend_overflow.remove(&l);
+        for kind in crate::error::ErrorKind::UPSTREAM_KINDS {
+            self.upstream_errors.remove(&UpstreamErrorLabels {
+                pool: l.pool.clone(),
+                backend: l.backend.clone(),
+                kind: kind.as_str(),
+            });
+        }
+    }
+
     pub fn retry(&self, pool: &str) {
         let l = PoolLabel {
             pool: pool.to_string(),

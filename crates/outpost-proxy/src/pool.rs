@@ -442,7 +442,17 @@ impl UpstreamPool {
                 }
             }
         }
-        changed.then_some(out)
+        if !changed {
+            return None;
+        }
+        for gone in cur
+            .backends
+            .iter()
+            .filter(|b| !out.iter().any(|n| Arc::ptr_eq(n, b)))
+        {
+            self.metrics.forget_backend(&self.name, &gone.label);
+        }
+        Some(out)
     }
 }
 
