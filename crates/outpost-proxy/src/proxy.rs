@@ -112,11 +112,16 @@ impl<'a> TryPlan<'a> {
     ) -> Self {
         let now = Instant::now();
         pool.budget.on_request(now);
+        let set = pool.snapshot();
+        // The copy costs about a microsecond per request (the header map and
+        // the values Outpost added), so it is made only where a retry can go
+        // somewhere: retries on, and another backend to go to.
+        let replay = replayable && pool.config.retry.max_retries > 0 && set.backends.len() > 1;
         TryPlan {
             pool,
-            set: pool.snapshot(),
+            set,
             hash: pool.key_hash(parts, ctx.conn.peer.ip()),
-            replay: (replayable && pool.config.retry.max_retries > 0).then(|| parts.clone()),
+            replay: replay.then(|| parts.clone()),
             idempotent: is_idempotent(&parts.method),
             path: parts
                 .uri
@@ -162,10 +167,11 @@ impl<'a> TryPlan<'a> {
                 None => self.deadline,
             };
             let result = tokio::time::timeout_at(per_try.into(), exchange(backend, r)).await;
-            outcome.upstream_ms = Some((sent.elapsed().as_secs_f64() * 1e6).round() / 1e3);
+            let took = sent.elapsed();
+            outcome.upstream_ms = Some((took.as_secs_f64() * 1e6).round() / 1e3);
             let (kind, returned) = match result {
                 Ok(Ok((resp, conn))) => {
-                    backend.observe_latency(sent.elapsed());
+                    backend.observe_latency(took);
                     pool.report(backend, Verdict::Status(resp.status().as_u16()));
                     return Ok((resp, conn, home));
                 }
