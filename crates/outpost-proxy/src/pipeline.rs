@@ -37,7 +37,7 @@ pub struct ConnInfo {
 /// Facts gathered while the request passes the phases, for the log phase.
 pub struct Outcome {
     pub route: Option<usize>,
-    pub upstream_addr: Option<String>,
+    pub upstream_addr: Option<Arc<str>>,
     pub upstream_ms: Option<f64>,
     /// Backends tried (0 when no backend was).
     pub tries: u32,
@@ -266,7 +266,7 @@ fn complete(mut p: Pending, resp: &Response<OutBody>, rt: &Runtime, outcome: Out
     }
     if let Some((rec, _)) = &mut p.record {
         rec.route = route.map(|r| r.name.to_string());
-        rec.upstream_addr = outcome.upstream_addr;
+        rec.upstream_addr = outcome.upstream_addr.map(|a| a.to_string());
         rec.upstream_ms = outcome.upstream_ms;
         rec.upstream_tries = (outcome.tries > 0).then_some(outcome.tries);
         rec.error = outcome.error.map(|k| k.as_str().to_string());

@@ -50,14 +50,11 @@ pub async fn forward(
     }
     parts.version = Version::HTTP_11;
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
-    headers::add_forwarded(
-        &mut parts.headers,
-        &ctx.conn.client_ip,
-        ctx.conn.tls_version.is_some(),
-        ctx.host,
-        via,
-    );
-    let plan = TryPlan::new(pool, &parts, body.is_end_stream() && !upgrade, ctx);
+    // The retry copy is taken before the forwarding headers are added: the
+    // values hyper parsed are shared buffers (a copy is a reference count),
+    // while the ones Outpost builds would each be copied again.
+    let plan = TryPlan::new(pool, &parts, body.is_end_stream() && !upgrade, ctx, via);
+    add_forwarded(&mut parts.headers, ctx, via);
     let body = LimitedBody::new(body, ctx.limits.max_body_bytes, ctx.bytes_in.clone());
     let (resp, conn, home) = plan
         .run(Request::from_parts(parts, body), outcome, metrics)
@@ -86,15 +83,23 @@ pub async fn forward(
     })
 }
 
+fn add_forwarded(h: &mut http::HeaderMap, ctx: &ForwardCtx<'_>, via: &'static str) {
+    let https = ctx.conn.tls_version.is_some();
+    headers::add_forwarded(h, &ctx.conn.client_ip, https, ctx.host, via);
+}
+
 /// One request's tries: which backends, how long each may take, and whether
 /// a failed try may be repeated on another backend.
 struct TryPlan<'a> {
     pool: &'a Arc<UpstreamPool>,
+    ctx: &'a ForwardCtx<'a>,
+    via: &'static str,
     set: Arc<BackendSet>,
     hash: Option<u64>,
-    /// The request head, kept to rebuild the request for another try when the
-    /// first was sent (or handed to hyper's client). Only for requests without
-    /// a body: a body is streamed, never buffered for a retry.
+    /// The request head (without the forwarding headers), kept to rebuild the
+    /// request for another try when the first was sent (or handed to hyper's
+    /// client). Only for requests without a body: a body is streamed, never
+    /// buffered for a retry.
     replay: Option<http::request::Parts>,
     idempotent: bool,
     path: PathAndQuery,
@@ -108,7 +113,8 @@ impl<'a> TryPlan<'a> {
         pool: &'a Arc<UpstreamPool>,
         parts: &http::request::Parts,
         replayable: bool,
-        ctx: &ForwardCtx<'_>,
+        ctx: &'a ForwardCtx<'a>,
+        via: &'static str,
     ) -> Self {
         let now = Instant::now();
         pool.budget.on_request(now);
@@ -119,6 +125,8 @@ impl<'a> TryPlan<'a> {
         let replay = replayable && pool.config.retry.max_retries > 0 && set.backends.len() > 1;
         TryPlan {
             pool,
+            ctx,
+            via,
             set,
             hash: pool.key_hash(parts, ctx.conn.peer.ip()),
             replay: replay.then(|| parts.clone()),
@@ -147,7 +155,7 @@ impl<'a> TryPlan<'a> {
                 return Err(last.into());
             };
             let backend = &self.set.backends[i];
-            outcome.upstream_addr = Some(backend.label.to_string());
+            outcome.upstream_addr = Some(backend.label.clone());
             outcome.tries += 1;
             let Some(home) = backend.enter() else {
                 metrics.upstream_error(
@@ -216,7 +224,8 @@ impl<'a> TryPlan<'a> {
 
     /// A fresh request from the kept head, for a try after the first.
     fn rebuild(&self) -> Option<Request<LimitedBody>> {
-        let parts = self.replay.clone()?;
+        let mut parts = self.replay.clone()?;
+        add_forwarded(&mut parts.headers, self.ctx, self.via);
         Some(Request::from_parts(parts, LimitedBody::empty()))
     }
 
