@@ -21,8 +21,8 @@ use crate::fill::{FillReader, FillRegistry, FillWriter, Join};
 use crate::key::{CacheKey, KeyError, cookie_value};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::policy::{
-    CacheStatus, Decision, Forward, RangeAnswer, age_value, answer_range, client_not_modified, content_range,
-    invalidation_targets, is_sf_token,
+    CacheStatus, Decision, Forward, RangeAnswer, age_value, answer_range, client_not_modified,
+    content_range, invalidation_targets, is_sf_token,
 };
 use crate::purge::{Purge, PurgeError, PurgeMode, PurgeOutcome, Target};
 use crate::settings::{CacheConfig, RouteSettings};
@@ -229,12 +229,18 @@ impl Cache {
             config,
             fill_bytes: AtomicU64::new(0),
         };
-        Ok(Cache { core: Arc::new(core) })
+        Ok(Cache {
+            core: Arc::new(core),
+        })
     }
 
     /// Decides whether the cache handles a request on `route` and, if so,
     /// builds its key. Bypasses are counted.
-    pub fn prepare(&self, route: &Arc<RouteSettings>, req: RequestInfo<'_>) -> Result<Arc<CacheRequest>, Bypass> {
+    pub fn prepare(
+        &self,
+        route: &Arc<RouteSettings>,
+        req: RequestInfo<'_>,
+    ) -> Result<Arc<CacheRequest>, Bypass> {
         let checked = bypass(route, &req).and_then(|()| {
             let key = CacheKey::new(&route.key, req.scheme, req.host, req.uri, req.headers)?;
             Ok(key)
@@ -263,7 +269,11 @@ impl Cache {
         match object.decide(&req.directives, now) {
             Decision::Fresh => {
                 metrics.hits();
-                Outcome::Hit { object, stale: false, refresh: None }
+                Outcome::Hit {
+                    object,
+                    stale: false,
+                    refresh: None,
+                }
             }
             Decision::ServeStale { refresh } => {
                 metrics.hits();
@@ -271,12 +281,26 @@ impl Cache {
                 let refresh = refresh
                     .then(|| self.core.fills.lead_if_idle(&req.key))
                     .flatten()
-                    .map(|shared| FillWriter::new(Arc::clone(&self.core), Arc::clone(req), shared, true));
-                Outcome::Hit { object, stale: true, refresh }
+                    .map(|shared| {
+                        FillWriter::new(Arc::clone(&self.core), Arc::clone(req), shared, true)
+                    });
+                Outcome::Hit {
+                    object,
+                    stale: true,
+                    refresh,
+                }
             }
             Decision::Revalidate { stale_if_error } => match self.join(req) {
-                Ok(writer) => Outcome::Revalidate { writer: writer.revalidating(), stale: object, stale_if_error },
-                Err(reader) => Outcome::Wait { reader, stale: Some(object), stale_if_error },
+                Ok(writer) => Outcome::Revalidate {
+                    writer: writer.revalidating(),
+                    stale: object,
+                    stale_if_error,
+                },
+                Err(reader) => Outcome::Wait {
+                    reader,
+                    stale: Some(object),
+                    stale_if_error,
+                },
             },
             Decision::GatewayTimeout => Outcome::GatewayTimeout,
         }
@@ -289,7 +313,11 @@ impl Cache {
         self.core.metrics.misses();
         match self.join(req) {
             Ok(writer) => Outcome::Miss { writer, forward },
-            Err(reader) => Outcome::Wait { reader, stale: None, stale_if_error: false },
+            Err(reader) => Outcome::Wait {
+                reader,
+                stale: None,
+                stale_if_error: false,
+            },
         }
     }
 
@@ -301,7 +329,12 @@ impl Cache {
             return Ok(self.detached_fill(req));
         }
         match self.core.fills.join(&req.key) {
-            Join::Leader(shared, _) => Ok(FillWriter::new(Arc::clone(&self.core), Arc::clone(req), shared, false)),
+            Join::Leader(shared, _) => Ok(FillWriter::new(
+                Arc::clone(&self.core),
+                Arc::clone(req),
+                shared,
+                false,
+            )),
             Join::Follower(shared) => {
                 self.core.metrics.coalesced_waits();
                 Err(FillReader::new(shared, Arc::clone(req)))
@@ -313,14 +346,25 @@ impl Cache {
     /// waiting, or whose fill failed, and still wants to store what it
     /// fetches.
     pub fn detached_fill(&self, req: &Arc<CacheRequest>) -> FillWriter {
-        FillWriter::new(Arc::clone(&self.core), Arc::clone(req), FillRegistry::detached(), false)
+        FillWriter::new(
+            Arc::clone(&self.core),
+            Arc::clone(req),
+            FillRegistry::detached(),
+            false,
+        )
     }
 
     /// The response head for serving `object` to `req` at `now`: adds
     /// `Age` and this cache's `Cache-Status` member, answers the client's
     /// conditionals with 304 and a single `Range` with 206 (or 416), and
     /// sends no body to HEAD.
-    pub fn serve(&self, req: &CacheRequest, object: &Object, status: &CacheStatus, now: SystemTime) -> Served {
+    pub fn serve(
+        &self,
+        req: &CacheRequest,
+        object: &Object,
+        status: &CacheStatus,
+        now: SystemTime,
+    ) -> Served {
         let mut headers = object.head().headers.clone();
         headers.remove(TRANSFER_ENCODING);
         headers.insert(AGE, age_value(object.current_age(now)));
@@ -332,13 +376,21 @@ impl Cache {
             return served(StatusCode::NOT_MODIFIED, headers, BodyPlan::Empty);
         }
         let (status, body) = match stored {
-            StatusCode::OK => range_plan(&mut headers, answer_range(&req.headers, &object.head().headers, len), len),
+            StatusCode::OK => range_plan(
+                &mut headers,
+                answer_range(&req.headers, &object.head().headers, len),
+                len,
+            ),
             s => (s, BodyPlan::Full),
         };
         if body == BodyPlan::Full && !matches!(status, StatusCode::NO_CONTENT) {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
         }
-        let body = if req.method == Method::HEAD { BodyPlan::Empty } else { body };
+        let body = if req.method == Method::HEAD {
+            BodyPlan::Empty
+        } else {
+            body
+        };
         served(status, headers, body)
     }
 
@@ -352,11 +404,15 @@ impl Cache {
         status: StatusCode,
         response: &HeaderMap,
     ) -> u64 {
-        let targets = invalidation_targets(&route.key, req.method, req.host, req.uri, status, response);
+        let targets =
+            invalidation_targets(&route.key, req.method, req.host, req.uri, status, response);
         let mut removed = 0;
         for t in targets {
             self.core.metrics.invalidations();
-            let target = Target::Url { host: t.host, url: t.url };
+            let target = Target::Url {
+                host: t.host,
+                url: t.url,
+            };
             removed += self.core.store.purge_target(target, PurgeMode::Hard);
         }
         removed
@@ -407,10 +463,18 @@ fn bypass(route: &RouteSettings, req: &RequestInfo<'_>) -> Result<(), Bypass> {
     if *req.method != Method::GET && *req.method != Method::HEAD {
         return Err(Bypass::Method);
     }
-    if let Some(c) = route.bypass_cookies.iter().find(|c| cookie_value(req.headers, c).is_some()) {
+    if let Some(c) = route
+        .bypass_cookies
+        .iter()
+        .find(|c| cookie_value(req.headers, c).is_some())
+    {
         return Err(Bypass::Cookie(c.clone()));
     }
-    if let Some(h) = route.bypass_headers.iter().find(|h| req.headers.contains_key(*h)) {
+    if let Some(h) = route
+        .bypass_headers
+        .iter()
+        .find(|h| req.headers.contains_key(*h))
+    {
         return Err(Bypass::Header(h.clone()));
     }
     Ok(())
@@ -421,13 +485,15 @@ fn range_plan(headers: &mut HeaderMap, answer: RangeAnswer, len: u64) -> (Status
     match answer {
         RangeAnswer::Full => (StatusCode::OK, BodyPlan::Full),
         RangeAnswer::Partial(r) => {
-            let value = HeaderValue::from_str(&content_range(&r, len)).unwrap_or(HeaderValue::from_static("bytes */0"));
+            let value = HeaderValue::from_str(&content_range(&r, len))
+                .unwrap_or(HeaderValue::from_static("bytes */0"));
             headers.insert(CONTENT_RANGE, value);
             headers.insert(CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
             (StatusCode::PARTIAL_CONTENT, BodyPlan::Range(r))
         }
         RangeAnswer::Unsatisfiable => {
-            let value = HeaderValue::from_str(&format!("bytes */{len}")).unwrap_or(HeaderValue::from_static("bytes */0"));
+            let value = HeaderValue::from_str(&format!("bytes */{len}"))
+                .unwrap_or(HeaderValue::from_static("bytes */0"));
             headers.insert(CONTENT_RANGE, value);
             headers.insert(CONTENT_LENGTH, HeaderValue::from(0u64));
             (StatusCode::RANGE_NOT_SATISFIABLE, BodyPlan::Empty)

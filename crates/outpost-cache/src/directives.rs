@@ -283,7 +283,8 @@ mod tests {
 
     #[test]
     fn invalid_max_age_is_zero_and_huge_is_clamped() {
-        let d = ResponseDirectives::parse(&headers(&["max-age=abc, s-maxage=99999999999999999999"]));
+        let d =
+            ResponseDirectives::parse(&headers(&["max-age=abc, s-maxage=99999999999999999999"]));
         assert_eq!(d.max_age, Some(Duration::ZERO));
         assert_eq!(d.s_maxage, Some(Duration::from_secs(MAX_DELTA_SECONDS)));
     }

@@ -22,9 +22,10 @@ use http::header::AUTHORIZATION;
 use tokio::sync::watch;
 
 use crate::cache::{CacheRequest, Core};
-use crate::key::{CacheKey, Vary, VariantKey};
+use crate::key::{CacheKey, VariantKey, Vary};
 use crate::policy::{
-    Admission, ExchangeTimes, NotStorable, RequestFacts, admit, merge_not_modified, not_modified_matches,
+    Admission, ExchangeTimes, NotStorable, RequestFacts, admit, merge_not_modified,
+    not_modified_matches,
 };
 use crate::store::{Object, ObjectMeta, ResponseHead, parse_tags};
 
@@ -148,7 +149,9 @@ impl FillRegistry {
         }
     }
 
-    fn map(&self) -> MutexGuard<'_, HashMap<CacheKey, Arc<FillShared>, foldhash::fast::RandomState>> {
+    fn map(
+        &self,
+    ) -> MutexGuard<'_, HashMap<CacheKey, Arc<FillShared>, foldhash::fast::RandomState>> {
         self.fills.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -223,7 +226,8 @@ impl FillReader {
             {
                 let state = self.shared.lock();
                 if let Some(p) = &state.head {
-                    let mine = VariantKey::new(&Vary::parse(&p.head.headers), self.request.headers());
+                    let mine =
+                        VariantKey::new(&Vary::parse(&p.head.headers), self.request.headers());
                     return match mine {
                         Some(v) if v == p.variant => Ok(Arc::clone(&p.head)),
                         _ => Err(FillError::VariantMismatch),
@@ -279,10 +283,19 @@ impl FillReader {
     }
 }
 
+/// A fill that is buffering for the store (boxed: it is large and the
+/// other states are tiny).
+#[derive(Debug)]
+struct Buffered {
+    head: ResponseHead,
+    meta: ObjectMeta,
+    bytes: u64,
+}
+
 #[derive(Debug)]
 enum WriterState {
     Pending,
-    Buffering { head: ResponseHead, meta: ObjectMeta, bytes: u64 },
+    Buffering(Box<Buffered>),
     Passthrough(NotStorable),
     Done,
 }
@@ -300,7 +313,12 @@ pub struct FillWriter {
 }
 
 impl FillWriter {
-    pub(crate) fn new(core: Arc<Core>, request: Arc<CacheRequest>, shared: Arc<FillShared>, revalidating: bool) -> Self {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        request: Arc<CacheRequest>,
+        shared: Arc<FillShared>,
+        revalidating: bool,
+    ) -> Self {
         FillWriter {
             core,
             request,
@@ -327,14 +345,18 @@ impl FillWriter {
         }
         let admitted = self.admit(head, times).and_then(|a| {
             let vary = Vary::parse(&head.headers);
-            let variant = VariantKey::new(&vary, self.request.headers()).ok_or(NotStorable::Vary)?;
+            let variant =
+                VariantKey::new(&vary, self.request.headers()).ok_or(NotStorable::Vary)?;
             Ok((a, vary, variant))
         });
         let (admission, vary, variant) = match admitted {
             Ok(x) => x,
             Err(reason) => {
                 self.core.metrics.not_stored();
-                self.fail(FillError::NotShareable(reason), WriterState::Passthrough(reason));
+                self.fail(
+                    FillError::NotShareable(reason),
+                    WriterState::Passthrough(reason),
+                );
                 return Err(reason);
             }
         };
@@ -351,11 +373,11 @@ impl FillWriter {
             times,
             tags,
         };
-        self.state = WriterState::Buffering {
+        self.state = WriterState::Buffering(Box::new(Buffered {
             head: head.clone(),
             meta,
             bytes: 0,
-        };
+        }));
         Ok(())
     }
 
@@ -365,22 +387,36 @@ impl FillWriter {
             directives: self.request.directives(),
             authorization: self.request.headers().contains_key(AUTHORIZATION),
         };
-        admit(self.request.route(), facts, head.status, &head.headers, times)
+        admit(
+            self.request.route(),
+            facts,
+            head.status,
+            &head.headers,
+            times,
+        )
     }
 
     /// Appends a body chunk (a cheap `Bytes` clone of what the leader
     /// sends its own client). Past the size limit or the fill budget the
     /// fill stops buffering and readers are told to fetch themselves.
     pub fn push(&mut self, chunk: Bytes) {
-        let WriterState::Buffering { bytes, .. } = &mut self.state else {
+        let WriterState::Buffering(buffered) = &mut self.state else {
             return;
         };
+        let bytes = &mut buffered.bytes;
         let len = chunk.len() as u64;
-        let limit = self.request.route().max_object_bytes.min(self.core.config.max_object_bytes);
+        let limit = self
+            .request
+            .route()
+            .max_object_bytes
+            .min(self.core.config.max_object_bytes);
         if *bytes + len > limit || !self.core.reserve_fill_bytes(len) {
             self.core.metrics.fills_too_large();
             self.core.metrics.not_stored();
-            self.fail(FillError::TooLarge { delivered: 0 }, WriterState::Passthrough(NotStorable::TooLarge));
+            self.fail(
+                FillError::TooLarge { delivered: 0 },
+                WriterState::Passthrough(NotStorable::TooLarge),
+            );
             return;
         }
         *bytes += len;
@@ -391,11 +427,15 @@ impl FillWriter {
     /// lets readers finish.
     pub fn finish(mut self) -> FillOutcome {
         match std::mem::replace(&mut self.state, WriterState::Done) {
-            WriterState::Buffering { head, meta, bytes } => {
+            WriterState::Buffering(buffered) => {
+                let Buffered { head, meta, bytes } = *buffered;
                 let chunks = self.shared.lock().chunks.clone();
                 self.core.release_fill_bytes(bytes);
                 let object = Arc::new(Object::new(head, chunks, meta));
-                let stored = self.core.store.insert(self.request.key(), Arc::clone(&object));
+                let stored = self
+                    .core
+                    .store
+                    .insert(self.request.key(), Arc::clone(&object));
                 self.shared.update(|s| s.end = End::Done);
                 self.deregister();
                 match stored {
@@ -434,7 +474,10 @@ impl FillWriter {
             return Err(ValidatorMismatch);
         }
         self.revalidating = false;
-        let head = ResponseHead::new(stored.head().status, merge_not_modified(&stored.head().headers, &response.headers));
+        let head = ResponseHead::new(
+            stored.head().status,
+            merge_not_modified(&stored.head().headers, &response.headers),
+        );
         let body = stored.body().to_vec();
         let admitted = self.start(&head, times);
         self.core.metrics.revalidated_304();
@@ -444,7 +487,10 @@ impl FillWriter {
                 self.push(chunk.clone());
             }
             if let FillOutcome::Stored(object) = self.finish() {
-                out = Some(Refreshed { object, stored: true });
+                out = Some(Refreshed {
+                    object,
+                    stored: true,
+                });
             }
         }
         // Not storable any more (or no longer fits): serve it this once.
@@ -460,8 +506,8 @@ impl FillWriter {
     }
 
     fn fail(&mut self, error: FillError, next: WriterState) {
-        if let WriterState::Buffering { bytes, .. } = self.state {
-            self.core.release_fill_bytes(bytes);
+        if let WriterState::Buffering(buffered) = &self.state {
+            self.core.release_fill_bytes(buffered.bytes);
         }
         self.state = next;
         self.shared.update(|s| {

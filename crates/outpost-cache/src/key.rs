@@ -130,13 +130,18 @@ pub fn stable_hash(text: &str) -> u64 {
 fn normalize_host(host: &str, scheme: &str) -> (String, String) {
     let lower = host.trim().to_ascii_lowercase();
     let (name, port) = match lower.rsplit_once(':') {
-        Some((n, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !n.ends_with(':') => {
+        Some((n, p))
+            if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !n.ends_with(':') =>
+        {
             (n.to_owned(), Some(p.to_owned()))
         }
         _ => (lower, None),
     };
     let name = name.strip_suffix('.').unwrap_or(&name).to_owned();
-    let default_port = matches!((scheme, port.as_deref()), ("http", Some("80")) | ("https", Some("443")));
+    let default_port = matches!(
+        (scheme, port.as_deref()),
+        ("http", Some("80")) | ("https", Some("443"))
+    );
     let key_host = match port {
         Some(p) if !default_port => format!("{name}:{p}"),
         _ => name.clone(),
@@ -150,7 +155,9 @@ pub(crate) fn key_query(mode: &QueryMode, raw: &str) -> String {
         QueryMode::All => raw.to_owned(),
         QueryMode::None => String::new(),
         QueryMode::Sorted => sorted_query(raw, |_| true),
-        QueryMode::AllowList(allowed) => sorted_query(raw, |name| allowed.iter().any(|a| a == name)),
+        QueryMode::AllowList(allowed) => {
+            sorted_query(raw, |name| allowed.iter().any(|a| a == name))
+        }
     }
 }
 
@@ -168,7 +175,11 @@ pub(crate) fn sorted_query(raw: &str, keep: impl Fn(&str) -> bool) -> String {
 /// Path plus `?` and the sorted query, as the purge index stores it.
 pub(crate) fn index_url(path: &str, query: &str) -> String {
     let sorted = sorted_query(query, |_| true);
-    if sorted.is_empty() { path.to_owned() } else { format!("{path}?{sorted}") }
+    if sorted.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{sorted}")
+    }
 }
 
 /// Host as the purge index stores it.
@@ -245,7 +256,9 @@ impl Vary {
     pub fn parse(headers: &HeaderMap) -> Vary {
         let mut names = Vec::new();
         for line in headers.get_all(http::header::VARY) {
-            let Ok(line) = line.to_str() else { return Vary::Any };
+            let Ok(line) = line.to_str() else {
+                return Vary::Any;
+            };
             for item in split_list(line) {
                 if item == "*" || names.len() == MAX_VARY_NAMES {
                     return Vary::Any;
@@ -318,9 +331,18 @@ mod tests {
 
     #[test]
     fn host_normalization() {
-        assert_eq!(normalize_host("Example.COM:443", "https"), ("example.com".into(), "example.com".into()));
-        assert_eq!(normalize_host("example.com.:8080", "https"), ("example.com".into(), "example.com:8080".into()));
-        assert_eq!(normalize_host("[::1]:80", "http"), ("[::1]".into(), "[::1]".into()));
+        assert_eq!(
+            normalize_host("Example.COM:443", "https"),
+            ("example.com".into(), "example.com".into())
+        );
+        assert_eq!(
+            normalize_host("example.com.:8080", "https"),
+            ("example.com".into(), "example.com:8080".into())
+        );
+        assert_eq!(
+            normalize_host("[::1]:80", "http"),
+            ("[::1]".into(), "[::1]".into())
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use cache::{
     BodyPlan, Bypass, CACHE_STATUS, Cache, CacheRequest, ConfigError, Outcome, RequestInfo, Served,
 };
 pub use fill::{FillError, FillOutcome, FillReader, FillWriter, Refreshed, ValidatorMismatch};
-pub use key::{CacheKey, KeyError, Vary, VariantKey};
+pub use key::{CacheKey, KeyError, VariantKey, Vary};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use policy::{CacheStatus, Decision, ExchangeTimes, Forward, NotStorable};
 pub use purge::{Purge, PurgeError, PurgeMode, PurgeOutcome, PurgeTarget};

@@ -12,13 +12,14 @@ mod status;
 mod storable;
 
 pub use freshness::{
-    Decision, ExchangeTimes, Freshness, HEURISTIC_STATUSES, LifetimeSource, corrected_initial_age, current_age,
-    decide, explicit_lifetime, heuristic_lifetime, heuristically_cacheable, lifetime,
+    Decision, ExchangeTimes, Freshness, HEURISTIC_STATUSES, LifetimeSource, corrected_initial_age,
+    current_age, decide, explicit_lifetime, heuristic_lifetime, heuristically_cacheable, lifetime,
 };
 pub use invalidate::{UrlTarget, invalidation_targets, is_safe};
 pub use range::{RangeAnswer, answer_range, content_range};
 pub use revalidate::{
-    client_not_modified, conditional_headers, fill_request_headers, merge_not_modified, not_modified_matches,
+    client_not_modified, conditional_headers, fill_request_headers, merge_not_modified,
+    not_modified_matches,
 };
 pub use status::{CacheStatus, Forward, age_value, is_sf_token, ttl_seconds};
 pub use storable::{Admission, NotStorable, RequestFacts, admit, declared_length};

@@ -110,10 +110,7 @@ impl PurgeTarget {
             }
             PurgeTarget::Prefix { prefix } => {
                 let (host, rest) = split_url(prefix)?;
-                Ok(Target::Prefix {
-                    host,
-                    prefix: rest,
-                })
+                Ok(Target::Prefix { host, prefix: rest })
             }
             PurgeTarget::Host { host } => {
                 let h = index_host(host);
@@ -173,7 +170,9 @@ mod tests {
                 url: "/a?a=1&b=2".into()
             }
         );
-        let t = PurgeTarget::Url { url: "example.com".into() };
+        let t = PurgeTarget::Url {
+            url: "example.com".into(),
+        };
         assert_eq!(
             t.parse().unwrap(),
             Target::Url {

@@ -196,7 +196,11 @@ impl RouteSettings {
             "max_object_bytes",
             "must be at least 1 byte".to_owned(),
         );
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 

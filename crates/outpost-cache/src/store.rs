@@ -21,7 +21,9 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use http::HeaderMap;
 
-pub use object::{MAX_TAG_BYTES, MAX_TAGS, OBJECT_OVERHEAD, Object, ObjectMeta, ResponseHead, parse_tags};
+pub use object::{
+    MAX_TAG_BYTES, MAX_TAGS, OBJECT_OVERHEAD, Object, ObjectMeta, ResponseHead, parse_tags,
+};
 pub use shard::MAX_VARIANTS;
 
 use crate::key::CacheKey;
@@ -106,7 +108,9 @@ impl Store {
         }
         let shard_capacity = config.capacity_bytes / shards as u64;
         Store {
-            shards: (0..shards).map(|_| RwLock::new(Shard::new(shard_capacity))).collect(),
+            shards: (0..shards)
+                .map(|_| RwLock::new(Shard::new(shard_capacity)))
+                .collect(),
             shard_capacity,
             soft_epoch: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -124,7 +128,11 @@ impl Store {
         // The shard count is a power of two; the high bits pick the shard so
         // the shard's own hash maps (which use the low bits) stay spread.
         let bits = self.shards.len().trailing_zeros();
-        let idx = if bits == 0 { 0 } else { (key.hash() >> (64 - bits)) as usize };
+        let idx = if bits == 0 {
+            0
+        } else {
+            (key.hash() >> (64 - bits)) as usize
+        };
         &self.shards[idx]
     }
 
@@ -162,7 +170,8 @@ impl Store {
         // this object can never subtract before it was added.
         self.evictions.fetch_add(stats.evicted, Ordering::Relaxed);
         self.objects.fetch_add(1, Ordering::Relaxed);
-        self.objects.fetch_sub(stats.evicted + stats.replaced, Ordering::Relaxed);
+        self.objects
+            .fetch_sub(stats.evicted + stats.replaced, Ordering::Relaxed);
         self.bytes.fetch_add(charge, Ordering::Relaxed);
         self.bytes.fetch_sub(stats.freed_bytes, Ordering::Relaxed);
         drop(shard);
@@ -181,7 +190,11 @@ impl Store {
                 self.soft_epoch.fetch_add(1, Ordering::Relaxed);
                 self.objects.load(Ordering::Relaxed)
             }
-            (target, mode) => self.shards.iter().map(|s| self.purge_shard(s, &target, mode)).sum(),
+            (target, mode) => self
+                .shards
+                .iter()
+                .map(|s| self.purge_shard(s, &target, mode))
+                .sum(),
         }
     }
 
@@ -241,7 +254,9 @@ impl Store {
         }
         let stats = self.stats();
         if (bytes, objects) != (stats.bytes, stats.objects) {
-            return Err(format!("totals {stats:?}, shards hold {bytes} bytes in {objects} objects"));
+            return Err(format!(
+                "totals {stats:?}, shards hold {bytes} bytes in {objects} objects"
+            ));
         }
         Ok(())
     }

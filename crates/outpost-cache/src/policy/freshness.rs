@@ -10,7 +10,8 @@ use crate::directives::{MaxStale, RequestDirectives, ResponseDates, ResponseDire
 use crate::settings::RouteSettings;
 
 /// Statuses heuristically cacheable by default (RFC 9110 §15.1).
-pub const HEURISTIC_STATUSES: [u16; 12] = [200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501];
+pub const HEURISTIC_STATUSES: [u16; 12] =
+    [200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501];
 
 /// Fraction of `Date - Last-Modified` used as heuristic lifetime: 10%.
 const HEURISTIC_DIVISOR: u32 = 10;
@@ -93,7 +94,11 @@ pub fn explicit_lifetime(
 
 /// Heuristic lifetime (RFC 9111 §4.2.2): 10% of `Date - Last-Modified`,
 /// at most `cap`; zero without `Last-Modified`.
-pub fn heuristic_lifetime(dates: &ResponseDates, response_time: SystemTime, cap: Duration) -> Duration {
+pub fn heuristic_lifetime(
+    dates: &ResponseDates,
+    response_time: SystemTime,
+    cap: Duration,
+) -> Duration {
     let Some(lm) = dates.last_modified else {
         return Duration::ZERO;
     };
@@ -158,7 +163,11 @@ pub fn corrected_initial_age(dates: &ResponseDates, times: ExchangeTimes) -> Dur
 
 /// `current_age` of RFC 9111 §4.2.3: the corrected initial age plus the
 /// time resident in this cache. A clock that stepped back adds nothing.
-pub fn current_age(corrected_initial_age: Duration, response_time: SystemTime, now: SystemTime) -> Duration {
+pub fn current_age(
+    corrected_initial_age: Duration,
+    response_time: SystemTime,
+    now: SystemTime,
+) -> Duration {
     corrected_initial_age + now.duration_since(response_time).unwrap_or(Duration::ZERO)
 }
 
@@ -190,7 +199,12 @@ pub enum Decision {
 /// answer a request with directives `req`. A soft-purged response is
 /// stale from the purge on: it is revalidated, never served by
 /// stale-while-revalidate, but stale-if-error still covers it.
-pub fn decide(f: &Freshness, age: Duration, soft_purged: bool, req: &RequestDirectives) -> Decision {
+pub fn decide(
+    f: &Freshness,
+    age: Duration,
+    soft_purged: bool,
+    req: &RequestDirectives,
+) -> Decision {
     let fresh = !soft_purged && f.lifetime > age;
     let staleness = age.saturating_sub(f.lifetime);
     if fresh && (f.immutable || acceptable_fresh(f, age, req)) && min_fresh_ok(f, age, req) {
@@ -208,7 +222,9 @@ pub fn decide(f: &Freshness, age: Duration, soft_purged: bool, req: &RequestDire
     if req.only_if_cached {
         return Decision::GatewayTimeout;
     }
-    let window = f.stale_if_error.max(req.stale_if_error.unwrap_or(Duration::ZERO));
+    let window = f
+        .stale_if_error
+        .max(req.stale_if_error.unwrap_or(Duration::ZERO));
     Decision::Revalidate {
         stale_if_error: may_be_stale && within(staleness, window),
     }
@@ -217,11 +233,16 @@ pub fn decide(f: &Freshness, age: Duration, soft_purged: bool, req: &RequestDire
 /// A fresh response also satisfies the request's `no-cache` and
 /// `max-age` (`max-age=0` always revalidates, as browsers mean it).
 fn acceptable_fresh(f: &Freshness, age: Duration, req: &RequestDirectives) -> bool {
-    !f.no_cache && !req.no_cache && req.max_age.is_none_or(|m| !m.is_zero() && age.as_secs() <= m.as_secs())
+    !f.no_cache
+        && !req.no_cache
+        && req
+            .max_age
+            .is_none_or(|m| !m.is_zero() && age.as_secs() <= m.as_secs())
 }
 
 fn min_fresh_ok(f: &Freshness, age: Duration, req: &RequestDirectives) -> bool {
-    req.min_fresh.is_none_or(|m| f.lifetime.saturating_sub(age) >= m)
+    req.min_fresh
+        .is_none_or(|m| f.lifetime.saturating_sub(age) >= m)
 }
 
 fn max_stale_ok(max_stale: Option<MaxStale>, staleness: Duration) -> bool {
@@ -250,7 +271,10 @@ mod tests {
     #[test]
     fn fresh_iff_lifetime_exceeds_age() {
         let req = RequestDirectives::default();
-        assert_eq!(decide(&f(10), Duration::from_secs(9), false, &req), Decision::Fresh);
+        assert_eq!(
+            decide(&f(10), Duration::from_secs(9), false, &req),
+            Decision::Fresh
+        );
         assert!(matches!(
             decide(&f(10), Duration::from_secs(10), false, &req),
             Decision::Revalidate { .. }
@@ -264,7 +288,9 @@ mod tests {
         fr.stale_while_revalidate = Duration::from_secs(100);
         assert_eq!(
             decide(&fr, Duration::ZERO, true, &req),
-            Decision::Revalidate { stale_if_error: false }
+            Decision::Revalidate {
+                stale_if_error: false
+            }
         );
     }
 }

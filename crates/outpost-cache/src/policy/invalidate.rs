@@ -19,7 +19,10 @@ pub struct UrlTarget {
 
 /// Whether a method is safe (RFC 9110 §9.2.1).
 pub fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// The URLs to invalidate after `method` on `uri` (at `host`) got `status`

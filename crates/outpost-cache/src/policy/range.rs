@@ -42,7 +42,11 @@ pub fn answer_range(request: &HeaderMap, stored: &HeaderMap, len: u64) -> RangeA
     };
     let parse = |s: &str| -> Option<Option<u64>> {
         let s = s.trim();
-        if s.is_empty() { Some(None) } else { s.parse().ok().map(Some) }
+        if s.is_empty() {
+            Some(None)
+        } else {
+            s.parse().ok().map(Some)
+        }
     };
     match (parse(first), parse(last)) {
         (Some(Some(a)), Some(b)) if b.is_none_or(|b| b >= a) => {
@@ -71,7 +75,10 @@ fn if_range_matches(request: &HeaderMap, stored: &HeaderMap) -> bool {
     if cond.as_bytes().starts_with(b"\"") {
         return stored.get(ETAG) == Some(cond);
     }
-    match (http_date(cond), stored.get(LAST_MODIFIED).and_then(http_date)) {
+    match (
+        http_date(cond),
+        stored.get(LAST_MODIFIED).and_then(http_date),
+    ) {
         (Some(a), Some(b)) => a == b,
         _ => false,
     }
@@ -79,5 +86,9 @@ fn if_range_matches(request: &HeaderMap, stored: &HeaderMap) -> bool {
 
 /// The `Content-Range` value for a partial answer.
 pub fn content_range(range: &Range<u64>, len: u64) -> String {
-    format!("bytes {}-{}/{len}", range.start, range.end.saturating_sub(1))
+    format!(
+        "bytes {}-{}/{len}",
+        range.start,
+        range.end.saturating_sub(1)
+    )
 }

@@ -4,8 +4,9 @@
 //! (RFC 9110 §13.1.1, §13.1.3).
 
 use http::header::{
-    CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-    IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED, PROXY_AUTHENTICATE, RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_MATCH, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED, PROXY_AUTHENTICATE, RANGE, TE,
+    TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -16,7 +17,14 @@ use crate::directives::split_list;
 /// storable response), and, when revalidating `stored`, its validators are
 /// sent as `If-None-Match` and `If-Modified-Since`.
 pub fn fill_request_headers(request: &mut HeaderMap, stored: Option<&HeaderMap>) {
-    for name in [IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_MATCH, IF_UNMODIFIED_SINCE, IF_RANGE, RANGE] {
+    for name in [
+        IF_NONE_MATCH,
+        IF_MODIFIED_SINCE,
+        IF_MATCH,
+        IF_UNMODIFIED_SINCE,
+        IF_RANGE,
+        RANGE,
+    ] {
         request.remove(name);
     }
     if let Some(stored) = stored {
@@ -117,7 +125,9 @@ fn weak_eq(a: &str, b: &str) -> bool {
 }
 
 pub(crate) fn http_date(v: &HeaderValue) -> Option<std::time::SystemTime> {
-    v.to_str().ok().and_then(|s| httpdate::parse_http_date(s.trim()).ok())
+    v.to_str()
+        .ok()
+        .and_then(|s| httpdate::parse_http_date(s.trim()).ok())
 }
 
 #[cfg(test)]

@@ -111,7 +111,9 @@ impl CacheStatus {
 /// Whether `name` is an sf-token (RFC 8941 §3.3.4), usable as a cache name.
 pub fn is_sf_token(name: &str) -> bool {
     let mut bytes = name.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'*');
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'*');
     first_ok && bytes.all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&b))
 }
 

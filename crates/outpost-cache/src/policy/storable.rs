@@ -11,7 +11,9 @@ use http::{HeaderMap, Method, StatusCode};
 
 use crate::directives::{RequestDirectives, ResponseDates, ResponseDirectives};
 use crate::key::Vary;
-use crate::policy::freshness::{ExchangeTimes, Freshness, LifetimeSource, corrected_initial_age, lifetime};
+use crate::policy::freshness::{
+    ExchangeTimes, Freshness, LifetimeSource, corrected_initial_age, lifetime,
+};
 use crate::settings::RouteSettings;
 
 /// Why a response is not stored.
@@ -85,7 +87,10 @@ pub fn admit(
     if req.method != Method::GET {
         return Err(NotStorable::Method);
     }
-    if status.is_informational() || status == StatusCode::PARTIAL_CONTENT || status == StatusCode::NOT_MODIFIED {
+    if status.is_informational()
+        || status == StatusCode::PARTIAL_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
         return Err(NotStorable::Status);
     }
     let d = ResponseDirectives::parse(headers);
@@ -94,11 +99,12 @@ pub fn admit(
         return Err(NotStorable::TooLarge);
     }
     let dates = ResponseDates::parse(headers);
-    let (lifetime, source) =
-        lifetime(settings, status, &d, &dates, times.response_time).ok_or(NotStorable::NoFreshness)?;
+    let (lifetime, source) = lifetime(settings, status, &d, &dates, times.response_time)
+        .ok_or(NotStorable::NoFreshness)?;
     let freshness = freshness_of(settings, &d, lifetime);
     let validator = headers.contains_key(ETAG) || headers.contains_key(LAST_MODIFIED);
-    let stale_window = !freshness.stale_if_error.is_zero() || !freshness.stale_while_revalidate.is_zero();
+    let stale_window =
+        !freshness.stale_if_error.is_zero() || !freshness.stale_while_revalidate.is_zero();
     if lifetime.is_zero() && !validator && !stale_window {
         return Err(NotStorable::NoFreshness);
     }

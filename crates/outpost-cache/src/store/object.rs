@@ -9,10 +9,12 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode};
 
-use crate::directives::split_list;
-use crate::key::{Vary, VariantKey};
-use crate::policy::{Admission, Decision, ExchangeTimes, Freshness, current_age, decide, ttl_seconds};
 use crate::directives::RequestDirectives;
+use crate::directives::split_list;
+use crate::key::{VariantKey, Vary};
+use crate::policy::{
+    Admission, Decision, ExchangeTimes, Freshness, current_age, decide, ttl_seconds,
+};
 
 /// Fixed bytes charged per object on top of its body, header and key
 /// bytes: the object, its slot, index entries and queue positions. Measured
@@ -84,7 +86,11 @@ impl Object {
             .map(|(n, v)| (n.as_str().len() + v.len()) as u64 + HEADER_LINE_OVERHEAD)
             .sum();
         let tag_bytes: u64 = meta.tags.iter().map(|t| t.len() as u64 + 16).sum();
-        let charge = OBJECT_OVERHEAD + body_len + header_bytes + tag_bytes + meta.variant.heap_bytes() as u64;
+        let charge = OBJECT_OVERHEAD
+            + body_len
+            + header_bytes
+            + tag_bytes
+            + meta.variant.heap_bytes() as u64;
         Object {
             head,
             body: body.into(),
@@ -162,7 +168,12 @@ impl Object {
 
     /// How this object may answer a request with `req` directives at `now`.
     pub fn decide(&self, req: &RequestDirectives, now: SystemTime) -> Decision {
-        decide(&self.freshness, self.current_age(now), self.is_soft_purged(), req)
+        decide(
+            &self.freshness,
+            self.current_age(now),
+            self.is_soft_purged(),
+            req,
+        )
     }
 
     /// Purge tags.

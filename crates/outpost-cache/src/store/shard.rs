@@ -144,7 +144,9 @@ impl Shard {
             if wanted.as_ref() == Some(obj.variant()) {
                 let _ = slot
                     .freq
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |f| (f < MAX_FREQ).then_some(f + 1));
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |f| {
+                        (f < MAX_FREQ).then_some(f + 1)
+                    });
                 return Found::Hit(Arc::clone(obj), slot.epoch);
             }
         }
@@ -167,7 +169,11 @@ impl Shard {
             }
         }
         let ghost_id = ghost_id(key, &object);
-        let queue = if self.ghost.take(ghost_id) { Queue::Main } else { Queue::Small };
+        let queue = if self.ghost.take(ghost_id) {
+            Queue::Main
+        } else {
+            Queue::Small
+        };
         let idx = self.alloc(key.hash(), Arc::clone(&object), queue, epoch, charge);
         self.index(key, idx, &object);
         stats
@@ -198,7 +204,14 @@ impl Shard {
         stats
     }
 
-    fn alloc(&mut self, primary: u64, object: Arc<Object>, queue: Queue, epoch: u64, charge: u64) -> u32 {
+    fn alloc(
+        &mut self,
+        primary: u64,
+        object: Arc<Object>,
+        queue: Queue,
+        epoch: u64,
+        charge: u64,
+    ) -> u32 {
         let idx = match self.free.pop() {
             Some(idx) => {
                 let slot = &mut self.slots[idx as usize];
@@ -263,7 +276,9 @@ impl Shard {
     /// Removes slot `idx` and its index entries; returns the bytes freed.
     fn remove(&mut self, idx: u32) -> u64 {
         let slot = &mut self.slots[idx as usize];
-        let Some(object) = slot.object.take() else { return 0 };
+        let Some(object) = slot.object.take() else {
+            return 0;
+        };
         slot.generation = slot.generation.wrapping_add(1);
         let (primary, queue, charge) = (slot.primary, slot.queue, slot.charge);
         self.free.push(idx);
@@ -286,13 +301,19 @@ impl Shard {
     }
 
     fn unindex_variant(&mut self, hash: u64, idx: u32) {
-        let Some(p) = self.primaries.get_mut(&hash) else { return };
+        let Some(p) = self.primaries.get_mut(&hash) else {
+            return;
+        };
         p.variants.retain(|&v| v != idx);
         if !p.variants.is_empty() {
             return;
         }
-        let Some(p) = self.primaries.remove(&hash) else { return };
-        let Some(paths) = self.hosts.get_mut(p.key.host()) else { return };
+        let Some(p) = self.primaries.remove(&hash) else {
+            return;
+        };
+        let Some(paths) = self.hosts.get_mut(p.key.host()) else {
+            return;
+        };
         if let Some(hashes) = paths.get_mut(p.key.url()) {
             hashes.retain(|&h| h != hash);
             if hashes.is_empty() {
@@ -401,9 +422,14 @@ impl Shard {
     /// Objects under `host` whose path-and-query starts with `prefix`:
     /// a B-tree range, so O(log n + matches).
     pub fn select_prefix(&self, host: &str, prefix: &str) -> Vec<u32> {
-        let Some(paths) = self.hosts.get(host) else { return Vec::new() };
+        let Some(paths) = self.hosts.get(host) else {
+            return Vec::new();
+        };
         let matched = paths
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(p, _)| p.starts_with(prefix))
             .flat_map(|(_, hashes)| hashes.iter().copied());
         self.variants_of(matched)
@@ -411,13 +437,18 @@ impl Shard {
 
     /// Every object under `host`.
     pub fn select_host(&self, host: &str) -> Vec<u32> {
-        let Some(paths) = self.hosts.get(host) else { return Vec::new() };
+        let Some(paths) = self.hosts.get(host) else {
+            return Vec::new();
+        };
         self.variants_of(paths.values().flatten().copied())
     }
 
     /// Every object carrying `tag`.
     pub fn select_tag(&self, tag: &str) -> Vec<u32> {
-        self.tags.get(tag).map(|s| s.iter().copied().collect()).unwrap_or_default()
+        self.tags
+            .get(tag)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Removes the selected objects; returns (count, bytes freed).
@@ -448,25 +479,45 @@ impl Shard {
                 }
                 seen += 1;
             }
-            let indexed = self.hosts.get(p.key.host()).and_then(|m| m.get(p.key.url()));
+            let indexed = self
+                .hosts
+                .get(p.key.host())
+                .and_then(|m| m.get(p.key.url()));
             if !indexed.is_some_and(|h| h.contains(hash)) {
-                return Err(format!("primary {} missing from host index", p.key.as_str()));
+                return Err(format!(
+                    "primary {} missing from host index",
+                    p.key.as_str()
+                ));
             }
         }
         if seen != self.len() {
-            return Err(format!("{seen} indexed variants, {} live slots", self.len()));
+            return Err(format!(
+                "{seen} indexed variants, {} live slots",
+                self.len()
+            ));
         }
         for (tag, set) in &self.tags {
             for &i in set {
-                let tagged = self.slots[i as usize].object.as_ref().is_some_and(|o| o.tags().contains(tag));
+                let tagged = self.slots[i as usize]
+                    .object
+                    .as_ref()
+                    .is_some_and(|o| o.tags().contains(tag));
                 if !tagged {
                     return Err(format!("tag {tag} names slot {i} without it"));
                 }
             }
         }
-        let charged: u64 = self.slots.iter().filter(|s| s.object.is_some()).map(|s| s.charge).sum();
+        let charged: u64 = self
+            .slots
+            .iter()
+            .filter(|s| s.object.is_some())
+            .map(|s| s.charge)
+            .sum();
         if charged != self.used || self.used > self.capacity {
-            return Err(format!("used {} charged {charged} capacity {}", self.used, self.capacity));
+            return Err(format!(
+                "used {} charged {charged} capacity {}",
+                self.used, self.capacity
+            ));
         }
         Ok(())
     }
@@ -479,7 +530,9 @@ impl Ghost {
         self.present.insert(id, self.seq);
         self.fifo.push_back((id, self.seq));
         while self.present.len() > limit || self.fifo.len() > 2 * limit {
-            let Some((old, seq)) = self.fifo.pop_front() else { break };
+            let Some((old, seq)) = self.fifo.pop_front() else {
+                break;
+            };
             if self.present.get(&old) == Some(&seq) {
                 self.present.remove(&old);
             }

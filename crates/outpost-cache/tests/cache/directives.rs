@@ -8,15 +8,25 @@ use crate::util::{date, headers, secs, t0};
 
 #[test]
 fn response_directives_all_parse() {
-    let h = headers(&[(
-        "cache-control",
-        "max-age=60, s-maxage=120, no-cache, private, public, must-revalidate, proxy-revalidate, immutable, \
+    let h = headers(&[
+        (
+            "cache-control",
+            "max-age=60, s-maxage=120, no-cache, private, public, must-revalidate, proxy-revalidate, immutable, \
          stale-while-revalidate=30, stale-if-error=300",
-    ), ("cache-control", "no-store, x-unknown=\"a,b\"")]);
+        ),
+        ("cache-control", "no-store, x-unknown=\"a,b\""),
+    ]);
     let d = ResponseDirectives::parse(&h);
     assert_eq!(d.max_age, Some(secs(60)));
     assert_eq!(d.s_maxage, Some(secs(120)));
-    assert!(d.no_cache && d.private && d.public && d.must_revalidate && d.proxy_revalidate && d.immutable);
+    assert!(
+        d.no_cache
+            && d.private
+            && d.public
+            && d.must_revalidate
+            && d.proxy_revalidate
+            && d.immutable
+    );
     assert!(d.no_store);
     assert_eq!(d.stale_while_revalidate, Some(secs(30)));
     assert_eq!(d.stale_if_error, Some(secs(300)));

@@ -1,7 +1,7 @@
 //! Cache keys: query modes, headers, cookies, host normalization, Vary.
 
 use http::{HeaderName, Uri};
-use outpost_cache::key::{CacheKey, MAX_KEY_BYTES, Vary, VariantKey};
+use outpost_cache::key::{CacheKey, MAX_KEY_BYTES, VariantKey, Vary};
 use outpost_cache::{KeyError, KeySettings, QueryMode};
 
 use crate::util::headers;
@@ -21,8 +21,14 @@ fn with_query(mode: QueryMode) -> KeySettings {
 #[test]
 fn query_all_is_byte_exact() {
     let s = with_query(QueryMode::All);
-    assert_ne!(key(&s, "a.com", "/p?x=1&y=2", &[]), key(&s, "a.com", "/p?y=2&x=1", &[]));
-    assert_eq!(key(&s, "a.com", "/p?x=1", &[]).as_str(), "https://a.com/p?x=1");
+    assert_ne!(
+        key(&s, "a.com", "/p?x=1&y=2", &[]),
+        key(&s, "a.com", "/p?y=2&x=1", &[])
+    );
+    assert_eq!(
+        key(&s, "a.com", "/p?x=1", &[]).as_str(),
+        "https://a.com/p?x=1"
+    );
 }
 
 #[test]
@@ -69,13 +75,42 @@ fn chosen_headers_and_cookies_join_the_key() {
         cookies: vec!["lang".into()],
         ..KeySettings::default()
     };
-    let mobile = key(&s, "a.com", "/", &[("x-device", "mobile"), ("cookie", "sid=1; lang=fr")]);
-    let desktop = key(&s, "a.com", "/", &[("x-device", "desktop"), ("cookie", "lang=fr")]);
+    let mobile = key(
+        &s,
+        "a.com",
+        "/",
+        &[("x-device", "mobile"), ("cookie", "sid=1; lang=fr")],
+    );
+    let desktop = key(
+        &s,
+        "a.com",
+        "/",
+        &[("x-device", "desktop"), ("cookie", "lang=fr")],
+    );
     assert_ne!(mobile, desktop);
     // Other cookies do not matter; a missing header differs from an empty one.
-    assert_eq!(mobile, key(&s, "a.com", "/", &[("x-device", "mobile"), ("cookie", "lang=fr; sid=2")]));
-    assert_ne!(key(&s, "a.com", "/", &[]), key(&s, "a.com", "/", &[("x-device", "")]));
-    assert_ne!(mobile, key(&s, "a.com", "/", &[("x-device", "mobile"), ("cookie", "lang=de")]));
+    assert_eq!(
+        mobile,
+        key(
+            &s,
+            "a.com",
+            "/",
+            &[("x-device", "mobile"), ("cookie", "lang=fr; sid=2")]
+        )
+    );
+    assert_ne!(
+        key(&s, "a.com", "/", &[]),
+        key(&s, "a.com", "/", &[("x-device", "")])
+    );
+    assert_ne!(
+        mobile,
+        key(
+            &s,
+            "a.com",
+            "/",
+            &[("x-device", "mobile"), ("cookie", "lang=de")]
+        )
+    );
 }
 
 #[test]
@@ -93,17 +128,36 @@ fn key_length_is_bounded() {
     let uri: Uri = at_limit.parse().unwrap();
     assert!(CacheKey::new(&s, "https", "a.com", &uri, &headers(&[])).is_ok());
     let over: Uri = format!("{at_limit}a").parse().unwrap();
-    assert_eq!(CacheKey::new(&s, "https", "a.com", &over, &headers(&[])), Err(KeyError::TooLong));
-    assert_eq!(CacheKey::new(&s, "https", "", &uri, &headers(&[])), Err(KeyError::NoHost));
+    assert_eq!(
+        CacheKey::new(&s, "https", "a.com", &over, &headers(&[])),
+        Err(KeyError::TooLong)
+    );
+    assert_eq!(
+        CacheKey::new(&s, "https", "", &uri, &headers(&[])),
+        Err(KeyError::NoHost)
+    );
 }
 
 #[test]
 fn vary_normalizes_names_and_values() {
-    let v = Vary::parse(&headers(&[("vary", "Accept-Encoding, accept"), ("vary", "accept-encoding")]));
+    let v = Vary::parse(&headers(&[
+        ("vary", "Accept-Encoding, accept"),
+        ("vary", "accept-encoding"),
+    ]));
     assert_eq!(v.names().len(), 2);
     assert_eq!(Vary::parse(&headers(&[("vary", "*")])), Vary::Any);
-    let a = VariantKey::new(&v, &headers(&[("accept-encoding", "gzip,  br"), ("accept", "*/*")]));
-    let b = VariantKey::new(&v, &headers(&[("accept-encoding", "gzip"), ("accept-encoding", "br"), ("accept", "*/*")]));
+    let a = VariantKey::new(
+        &v,
+        &headers(&[("accept-encoding", "gzip,  br"), ("accept", "*/*")]),
+    );
+    let b = VariantKey::new(
+        &v,
+        &headers(&[
+            ("accept-encoding", "gzip"),
+            ("accept-encoding", "br"),
+            ("accept", "*/*"),
+        ]),
+    );
     assert_eq!(a, b);
     assert_ne!(a, VariantKey::new(&v, &headers(&[("accept", "*/*")])));
     assert_eq!(VariantKey::new(&Vary::Any, &headers(&[])), None);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Uri};
-use outpost_cache::key::{CacheKey, Vary, VariantKey};
+use outpost_cache::key::{CacheKey, VariantKey, Vary};
 use outpost_cache::policy::{Admission, ExchangeTimes, Freshness, LifetimeSource};
 use outpost_cache::store::{Lookup, MAX_VARIANTS, ObjectMeta};
 use outpost_cache::{KeySettings, Object, ResponseHead, Store, StoreConfig};
@@ -27,7 +27,14 @@ impl Rng {
 
 pub fn key_for(host: &str, path: &str) -> CacheKey {
     let uri: Uri = path.parse().unwrap();
-    CacheKey::new(&KeySettings::default(), "https", host, &uri, &HeaderMap::new()).unwrap()
+    CacheKey::new(
+        &KeySettings::default(),
+        "https",
+        host,
+        &uri,
+        &HeaderMap::new(),
+    )
+    .unwrap()
 }
 
 pub fn object(size: usize, tags: &[&str]) -> Arc<Object> {
@@ -75,9 +82,15 @@ fn byte_bound_holds_under_heavy_churn() {
         let k = key_for("churn.example", &format!("/o/{}", rng.next() % 20_000));
         s.insert(&k, object(size, &["t"])).unwrap();
         if i % 3 == 0 {
-            hit(&s, &key_for("churn.example", &format!("/o/{}", rng.next() % 20_000)));
+            hit(
+                &s,
+                &key_for("churn.example", &format!("/o/{}", rng.next() % 20_000)),
+            );
         }
-        assert!(s.stats().bytes <= capacity, "over the bound after {i} inserts");
+        assert!(
+            s.stats().bytes <= capacity,
+            "over the bound after {i} inserts"
+        );
     }
     s.check_consistency().unwrap();
     assert!(s.stats().evictions > 0);
@@ -86,8 +99,14 @@ fn byte_bound_holds_under_heavy_churn() {
 #[test]
 fn an_object_larger_than_a_shard_is_refused() {
     let s = store(1024 * 1024, 4);
-    assert!(s.insert(&key_for("a", "/big"), object(300 * 1024, &[])).is_err());
-    assert!(s.insert(&key_for("a", "/ok"), object(200 * 1024, &[])).is_ok());
+    assert!(
+        s.insert(&key_for("a", "/big"), object(300 * 1024, &[]))
+            .is_err()
+    );
+    assert!(
+        s.insert(&key_for("a", "/ok"), object(200 * 1024, &[]))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -105,7 +124,9 @@ fn s3_fifo_resists_a_one_shot_scan() {
     // 100 hot objects, each hit twice, fit easily; then a scan of 5,000
     // never-again objects passes through. The hot set must survive.
     let s = store(400 * 1100, 1);
-    let hot: Vec<CacheKey> = (0..100).map(|i| key_for("a", &format!("/hot/{i}"))).collect();
+    let hot: Vec<CacheKey> = (0..100)
+        .map(|i| key_for("a", &format!("/hot/{i}")))
+        .collect();
     for k in &hot {
         s.insert(k, object(1000, &[])).unwrap();
     }
@@ -115,7 +136,8 @@ fn s3_fifo_resists_a_one_shot_scan() {
         }
     }
     for i in 0..5_000 {
-        s.insert(&key_for("a", &format!("/scan/{i}")), object(1000, &[])).unwrap();
+        s.insert(&key_for("a", &format!("/scan/{i}")), object(1000, &[]))
+            .unwrap();
         if i % 50 == 0 {
             for k in &hot {
                 hit(&s, k);
@@ -123,7 +145,10 @@ fn s3_fifo_resists_a_one_shot_scan() {
         }
     }
     let survived = hot.iter().filter(|k| hit(&s, k)).count();
-    assert!(survived >= 95, "only {survived} of 100 hot objects survived the scan");
+    assert!(
+        survived >= 95,
+        "only {survived} of 100 hot objects survived the scan"
+    );
     s.check_consistency().unwrap();
 }
 
@@ -135,12 +160,14 @@ fn ghost_hits_go_straight_to_main() {
     let k = key_for("a", "/again");
     s.insert(&k, object(1000, &[])).unwrap();
     for i in 0..60 {
-        s.insert(&key_for("a", &format!("/f/{i}")), object(1000, &[])).unwrap();
+        s.insert(&key_for("a", &format!("/f/{i}")), object(1000, &[]))
+            .unwrap();
     }
     assert!(!hit(&s, &k));
     s.insert(&k, object(1000, &[])).unwrap();
     for i in 0..30 {
-        s.insert(&key_for("a", &format!("/g/{i}")), object(1000, &[])).unwrap();
+        s.insert(&key_for("a", &format!("/g/{i}")), object(1000, &[]))
+            .unwrap();
     }
     assert!(hit(&s, &k));
 }
@@ -153,13 +180,20 @@ fn variants_per_key_are_capped() {
     for i in 0..MAX_VARIANTS + 5 {
         let req = headers(&[("x-v", &i.to_string())]);
         let variant = VariantKey::new(&vary, &req).unwrap();
-        s.insert(&k, object_with(10, &[], vary.clone(), variant)).unwrap();
+        s.insert(&k, object_with(10, &[], vary.clone(), variant))
+            .unwrap();
     }
     assert_eq!(s.stats().objects, MAX_VARIANTS as u64);
     // The oldest went first; the newest is there.
-    assert!(matches!(s.get(&k, &headers(&[("x-v", "0")])), Lookup::VaryMiss));
+    assert!(matches!(
+        s.get(&k, &headers(&[("x-v", "0")])),
+        Lookup::VaryMiss
+    ));
     let last = (MAX_VARIANTS + 4).to_string();
-    assert!(matches!(s.get(&k, &headers(&[("x-v", &last)])), Lookup::Hit(_)));
+    assert!(matches!(
+        s.get(&k, &headers(&[("x-v", &last)])),
+        Lookup::Hit(_)
+    ));
     s.check_consistency().unwrap();
 }
 
@@ -185,7 +219,8 @@ fn concurrent_lookups_and_inserts_stay_consistent() {
                 for _ in 0..20_000 {
                     let k = key_for("mt", &format!("/{}", rng.next() % 2000));
                     if rng.next() % 4 == 0 {
-                        s.insert(&k, object((rng.next() % 4096) as usize, &["mt"])).unwrap();
+                        s.insert(&k, object((rng.next() % 4096) as usize, &["mt"]))
+                            .unwrap();
                     } else {
                         hit(&s, &k);
                     }

@@ -7,7 +7,10 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use outpost_cache::policy::ExchangeTimes;
-use outpost_cache::{Cache, CacheConfig, CacheRequest, FillOutcome, Outcome, RequestInfo, ResponseHead, RouteSettings};
+use outpost_cache::{
+    Cache, CacheConfig, CacheRequest, FillOutcome, Outcome, RequestInfo, ResponseHead,
+    RouteSettings,
+};
 
 /// A fixed "now": 2026-01-01T00:00:00Z.
 pub fn t0() -> SystemTime {
@@ -21,7 +24,10 @@ pub fn secs(n: u64) -> Duration {
 pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut h = HeaderMap::new();
     for (n, v) in pairs {
-        h.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        h.append(
+            HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
     }
     h
 }
@@ -49,7 +55,13 @@ pub fn cache() -> Cache {
 }
 
 /// A prepared GET (or `method`) for `url` like `/path?q` on example.com.
-pub fn request(cache: &Cache, route: &Arc<RouteSettings>, method: &str, url: &str, h: &[(&str, &str)]) -> Arc<CacheRequest> {
+pub fn request(
+    cache: &Cache,
+    route: &Arc<RouteSettings>,
+    method: &str,
+    url: &str,
+    h: &[(&str, &str)],
+) -> Arc<CacheRequest> {
     let uri: Uri = url.parse().unwrap();
     let method: Method = method.parse().unwrap();
     let h = headers(h);
@@ -69,7 +81,13 @@ pub fn get(cache: &Cache, url: &str, h: &[(&str, &str)]) -> Arc<CacheRequest> {
 
 /// Runs a whole fill for `req` at `now` with the origin answering
 /// `response` and `body`: the request must miss or revalidate.
-pub fn fill(cache: &Cache, req: &Arc<CacheRequest>, response: ResponseHead, body: &[u8], now: SystemTime) -> FillOutcome {
+pub fn fill(
+    cache: &Cache,
+    req: &Arc<CacheRequest>,
+    response: ResponseHead,
+    body: &[u8],
+    now: SystemTime,
+) -> FillOutcome {
     let mut writer = match cache.lookup(req, now) {
         Outcome::Miss { writer, .. } | Outcome::Revalidate { writer, .. } => writer,
         other => panic!("expected a miss, got {other:?}"),
