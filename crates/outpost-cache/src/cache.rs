@@ -221,6 +221,7 @@ impl Cache {
             capacity_bytes: config.capacity_bytes,
             shards: config.shards,
             max_object_bytes: config.max_object_bytes,
+            ..StoreConfig::default()
         });
         let core = Core {
             store,

@@ -340,7 +340,7 @@ impl FillWriter {
     /// to fetch themselves). A 304 goes to [`not_modified`](Self::not_modified)
     /// instead.
     pub fn start(&mut self, head: &ResponseHead, times: ExchangeTimes) -> Result<(), NotStorable> {
-        if self.revalidating {
+        if self.revalidating && head.status.is_success() {
             self.core.metrics.revalidated_200();
         }
         let admitted = self.admit(head, times).and_then(|a| {

@@ -40,7 +40,7 @@ pub struct MetricsSnapshot {
     pub stale_if_error_served: u64,
     /// Revalidations answered 304 (object refreshed in place).
     pub revalidated_304: u64,
-    /// Revalidations answered with a full new response.
+    /// Revalidations answered with a full new 2xx response.
     pub revalidated_200: u64,
     /// Requests that waited on another request's fill.
     pub coalesced_waits: u64,

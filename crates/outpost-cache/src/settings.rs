@@ -213,7 +213,8 @@ pub struct CacheConfig {
     /// Default: 256 MiB.
     pub capacity_bytes: u64,
     /// Lock shards; rounded up to a power of two and reduced so each shard
-    /// holds at least `max_object_bytes`. Default: 16.
+    /// holds at least `max_object_bytes` and 16 MiB (see
+    /// [`crate::StoreConfig::min_shard_bytes`]). Default: 16.
     pub shards: usize,
     /// Largest object any route may store, in bytes; per-route limits above
     /// it are clamped. Default: 8 MiB.

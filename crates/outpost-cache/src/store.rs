@@ -30,6 +30,12 @@ use crate::key::CacheKey;
 use crate::purge::{Purge, PurgeError, PurgeMode, Target};
 use shard::{Found, Shard};
 
+/// What `object` counts against the store's bound when stored under
+/// `key`: its charge plus the key text the store keeps.
+pub fn charge(key: &CacheKey, object: &Object) -> u64 {
+    shard::charge_of(key, object)
+}
+
 /// Most lock shards. Default shard count is 16.
 pub const MAX_SHARDS: usize = 1024;
 
@@ -38,12 +44,18 @@ pub const MAX_SHARDS: usize = 1024;
 pub struct StoreConfig {
     /// Total charged bytes. Default: 256 MiB.
     pub capacity_bytes: u64,
-    /// Lock shards, rounded up to a power of two (at most
-    /// [`MAX_SHARDS`]) and halved until each shard holds at least
-    /// `max_object_bytes`. Default: 16.
+    /// Lock shards wanted, rounded up to a power of two (at most
+    /// [`MAX_SHARDS`]), then halved until each shard holds at least
+    /// `max_object_bytes` and `min_shard_bytes`. Default: 16.
     pub shards: usize,
     /// Largest object's charge. Default: 8 MiB.
     pub max_object_bytes: u64,
+    /// Smallest shard, in bytes. Each shard runs its own S3-FIFO, and a
+    /// shard's small (probation) queue is 10% of it: below a few hundred
+    /// objects that queue is too short to tell one-hit wonders from popular
+    /// objects and the hit ratio drops (see the README's simulation). Small
+    /// caches therefore get fewer shards. Default: 16 MiB.
+    pub min_shard_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -52,6 +64,7 @@ impl Default for StoreConfig {
             capacity_bytes: 256 * 1024 * 1024,
             shards: 16,
             max_object_bytes: 8 * 1024 * 1024,
+            min_shard_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -103,7 +116,8 @@ impl Store {
     /// An empty store.
     pub fn new(config: StoreConfig) -> Store {
         let mut shards = config.shards.clamp(1, MAX_SHARDS).next_power_of_two();
-        while shards > 1 && config.capacity_bytes / (shards as u64) < config.max_object_bytes {
+        let min_shard = config.max_object_bytes.max(config.min_shard_bytes);
+        while shards > 1 && config.capacity_bytes / (shards as u64) < min_shard {
             shards /= 2;
         }
         let shard_capacity = config.capacity_bytes / shards as u64;

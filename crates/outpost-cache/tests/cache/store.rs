@@ -65,6 +65,7 @@ pub fn store(capacity: u64, shards: usize) -> Store {
         capacity_bytes: capacity,
         shards,
         max_object_bytes: capacity / shards as u64,
+        min_shard_bytes: 0,
     })
 }
 
@@ -110,13 +111,26 @@ fn an_object_larger_than_a_shard_is_refused() {
 }
 
 #[test]
-fn shards_shrink_so_each_holds_a_max_object() {
-    let s = Store::new(StoreConfig {
-        capacity_bytes: 64 * 1024 * 1024,
+fn shards_shrink_so_each_holds_a_max_object_and_the_minimum() {
+    let cfg = |capacity_mib: u64, min_shard_bytes: u64| StoreConfig {
+        capacity_bytes: capacity_mib * 1024 * 1024,
         shards: 16,
         max_object_bytes: 8 * 1024 * 1024,
-    });
-    assert_eq!(s.shard_count(), 8);
+        min_shard_bytes,
+    };
+    assert_eq!(Store::new(cfg(64, 0)).shard_count(), 8);
+    assert_eq!(
+        Store::new(cfg(64, StoreConfig::default().min_shard_bytes)).shard_count(),
+        4
+    );
+    assert_eq!(
+        Store::new(cfg(1024, StoreConfig::default().min_shard_bytes)).shard_count(),
+        16
+    );
+    assert_eq!(
+        Store::new(cfg(8, StoreConfig::default().min_shard_bytes)).shard_count(),
+        1
+    );
 }
 
 #[test]
