@@ -134,11 +134,14 @@ fn bench_ops(c: &mut Criterion) {
     let (store, keys) = filled(100_000, 16);
     let none = HeaderMap::new();
     let mut i = 0usize;
-    c.bench_function("store/get_hit (100k objects)", |b| {
+    c.bench_function("store/get_hit (random keys, 100k objects)", |b| {
         b.iter(|| {
             i = (i + 7919) % keys.len();
             black_box(matches!(store.get(&keys[i], &none), Lookup::Hit(_)))
         })
+    });
+    c.bench_function("store/get_hit (one hot key)", |b| {
+        b.iter(|| black_box(matches!(store.get(&keys[42], &none), Lookup::Hit(_))))
     });
     c.bench_function("key/build", |b| {
         let uri: Uri = "/assets/v2/item-42.js?v=3".parse().expect("valid");

@@ -38,8 +38,9 @@ pub enum KeyError {
 }
 
 /// A primary cache key: the canonical text, its hash, and the host and
-/// path-with-query under which purges find it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// path-with-query under which purges find it. Two keys are equal when
+/// their texts are: host and path are derived data for the purge index.
+#[derive(Debug, Clone)]
 pub struct CacheKey {
     hash: u64,
     text: Box<str>,
@@ -117,6 +118,22 @@ impl CacheKey {
     /// Bytes of heap text this key holds (for memory accounting).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.text.len() + self.host.len() + self.url.len()
+    }
+}
+
+impl PartialEq for CacheKey {
+    fn eq(&self, other: &Self) -> bool {
+        // The hash first: unequal keys almost always differ there, and it
+        // avoids touching the texts' heap memory.
+        self.hash == other.hash && self.text == other.text
+    }
+}
+
+impl Eq for CacheKey {}
+
+impl std::hash::Hash for CacheKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
     }
 }
 
