@@ -212,33 +212,38 @@ impl Shard {
         epoch: u64,
         charge: u64,
     ) -> u32 {
+        let slot = Slot {
+            object: Some(object),
+            primary,
+            generation: 0,
+            freq: AtomicU8::new(0),
+            queue,
+            epoch,
+            charge,
+        };
         let idx = match self.free.pop() {
             Some(idx) => {
-                let slot = &mut self.slots[idx as usize];
-                slot.object = Some(object);
-                slot.primary = primary;
-                slot.freq = AtomicU8::new(0);
-                slot.queue = queue;
-                slot.epoch = epoch;
-                slot.charge = charge;
+                let old = &mut self.slots[idx as usize];
+                // Keep the generation: queue entries of the previous
+                // occupant must stay recognisably dead.
+                *old = Slot {
+                    generation: old.generation,
+                    ..slot
+                };
                 idx
             }
             None => {
                 // Slab indexes are u32: a shard never holds 4 billion objects
                 // because every object is charged OBJECT_OVERHEAD bytes.
-                let idx = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-                self.slots.push(Slot {
-                    object: Some(object),
-                    primary,
-                    generation: 0,
-                    freq: AtomicU8::new(0),
-                    queue,
-                    epoch,
-                    charge,
-                });
-                idx
+                self.slots.push(slot);
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         };
+        self.enqueue(idx, queue, charge);
+        idx
+    }
+
+    fn enqueue(&mut self, idx: u32, queue: Queue, charge: u64) {
         let entry = (idx, self.slots[idx as usize].generation);
         self.used += charge;
         match queue {
@@ -251,7 +256,6 @@ impl Shard {
                 self.main.push_back(entry);
             }
         }
-        idx
     }
 
     fn index(&mut self, key: &CacheKey, idx: u32, object: &Object) {
@@ -470,6 +474,35 @@ impl Shard {
     /// Checks every index against the slab; for tests. Returns a
     /// description of the first inconsistency.
     pub fn check(&self) -> Result<(), String> {
+        let seen = self.check_primaries()?;
+        if seen != self.len() {
+            return Err(format!(
+                "{seen} indexed variants, {} live slots",
+                self.len()
+            ));
+        }
+        for (tag, set) in &self.tags {
+            for &i in set {
+                let slot = &self.slots[i as usize];
+                if !slot.object.as_ref().is_some_and(|o| o.tags().contains(tag)) {
+                    return Err(format!("tag {tag} names slot {i} without it"));
+                }
+            }
+        }
+        let live = self.slots.iter().filter(|s| s.object.is_some());
+        let charged: u64 = live.map(|s| s.charge).sum();
+        if charged != self.used || self.used > self.capacity {
+            return Err(format!(
+                "used {} charged {charged} capacity {}",
+                self.used, self.capacity
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks primary entries against slots and the host index; returns
+    /// how many variants they name.
+    fn check_primaries(&self) -> Result<usize, String> {
         let mut seen = 0usize;
         for (hash, p) in &self.primaries {
             for &v in &p.variants {
@@ -490,36 +523,7 @@ impl Shard {
                 ));
             }
         }
-        if seen != self.len() {
-            return Err(format!(
-                "{seen} indexed variants, {} live slots",
-                self.len()
-            ));
-        }
-        for (tag, set) in &self.tags {
-            for &i in set {
-                let tagged = self.slots[i as usize]
-                    .object
-                    .as_ref()
-                    .is_some_and(|o| o.tags().contains(tag));
-                if !tagged {
-                    return Err(format!("tag {tag} names slot {i} without it"));
-                }
-            }
-        }
-        let charged: u64 = self
-            .slots
-            .iter()
-            .filter(|s| s.object.is_some())
-            .map(|s| s.charge)
-            .sum();
-        if charged != self.used || self.used > self.capacity {
-            return Err(format!(
-                "used {} charged {charged} capacity {}",
-                self.used, self.capacity
-            ));
-        }
-        Ok(())
+        Ok(seen)
     }
 }
 
