@@ -289,8 +289,13 @@ criterion_group! {
 }
 
 fn main() {
-    memory_per_object();
-    purges_with_a_million();
+    // With a name filter (e.g. `-- get_hit`), run only the matching
+    // criterion benchmarks.
+    let filtered = std::env::args().skip(1).any(|a| !a.starts_with('-'));
+    if !filtered {
+        memory_per_object();
+        purges_with_a_million();
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
