@@ -252,3 +252,43 @@ async fn the_registry_is_bounded() {
     drop(writers);
     assert_eq!(c.fills_in_flight(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_make_one_origin_request() {
+    let c = cache();
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (c, barrier) = (c.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                let req = get(&c, "/herd", &[]);
+                barrier.wait().await;
+                match c.lookup(&req, t0()) {
+                    Outcome::Miss { mut writer, .. } => {
+                        // The one "origin request".
+                        tokio::task::yield_now().await;
+                        writer
+                            .start(
+                                &head(200, &[("cache-control", "max-age=60")]),
+                                ExchangeTimes::at(t0()),
+                            )
+                            .unwrap();
+                        writer.push(Bytes::from_static(b"origin"));
+                        writer.finish();
+                        (1, b"origin".to_vec())
+                    }
+                    Outcome::Wait { reader, .. } => (0, read_all(reader).await.unwrap()),
+                    Outcome::Hit { object, .. } => (0, object.body().concat()),
+                    other => panic!("{other:?}"),
+                }
+            })
+        })
+        .collect();
+    let mut origin_requests = 0;
+    for t in tasks {
+        let (n, body) = t.await.unwrap();
+        origin_requests += n;
+        assert_eq!(body, b"origin");
+    }
+    assert_eq!(origin_requests, 1);
+}

@@ -6,6 +6,7 @@ mod directives;
 mod fill;
 mod flow;
 mod key;
+mod limits;
 mod policy;
 mod props;
 mod purge;
