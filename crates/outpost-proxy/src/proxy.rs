@@ -198,18 +198,7 @@ impl<'a> TryPlan<'a> {
             } else {
                 pool.report(backend, Verdict::LocalError);
             }
-            let unsent = returned.is_some() || kind.retryable();
-            let may_retry = kind != ErrorKind::UpstreamOverflow
-                && (unsent
-                    || (self.idempotent
-                        && matches!(
-                            kind,
-                            ErrorKind::UpstreamProtocol | ErrorKind::ResponseTimeout
-                        )))
-                && (returned.is_some() || self.replay.is_some())
-                && tried.len() < pool.config.retry.max_retries as usize
-                && Instant::now() < self.deadline;
-            if !may_retry {
+            if !self.may_retry(kind, returned.is_some(), tried.len()) {
                 return Err(kind.into());
             }
             if !pool.budget.try_retry(Instant::now()) {
@@ -220,6 +209,24 @@ impl<'a> TryPlan<'a> {
             tried.push(i);
             req = returned;
         }
+    }
+
+    /// Whether a failed try may go to another backend: it failed before
+    /// anything reached the origin (or, for an idempotent request, before any
+    /// response byte), the request can be sent again (`returned`, or a kept
+    /// head), and tries and time remain. The budget is asked last.
+    fn may_retry(&self, kind: ErrorKind, returned: bool, retries: usize) -> bool {
+        let unsent = returned || kind.retryable();
+        let before_response = self.idempotent
+            && matches!(
+                kind,
+                ErrorKind::UpstreamProtocol | ErrorKind::ResponseTimeout
+            );
+        kind != ErrorKind::UpstreamOverflow
+            && (unsent || before_response)
+            && (returned || self.replay.is_some())
+            && retries < self.pool.config.retry.max_retries as usize
+            && Instant::now() < self.deadline
     }
 
     /// A fresh request from the kept head, for a try after the first.
