@@ -165,7 +165,10 @@ pub enum BalancePolicy {
     RoundRobin,
     /// The least loaded of `choices` random backends (default 2), optionally
     /// weighted by latency.
-    LeastRequest { choices: u32, latency_weighted: bool },
+    LeastRequest {
+        choices: u32,
+        latency_weighted: bool,
+    },
     Random,
     Maglev,
     RingHash,
