@@ -557,3 +557,89 @@ fn hash_on(key: &HashKey) -> HashOn {
         HashKey::Query(n) => HashOn::Query(n.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(extra: &str) -> Arc<UpstreamPool> {
+        let text = format!(
+            "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[pools]]\nname = \"p\"\n\
+             origins = [\"10.0.0.1:80\", \"10.0.0.2:80\", \"10.0.0.3:80\", \"10.0.0.4:80\"]\n{extra}"
+        );
+        let config = outpost_config::load_str(&text, std::path::Path::new(".")).unwrap();
+        UpstreamPool::new(&config.pools[0], None, Arc::new(Metrics::new())).unwrap()
+    }
+
+    fn ejected_for_ms(b: &Backend) -> u64 {
+        b.health
+            .ejected_until_ms
+            .load(Ordering::Relaxed)
+            .saturating_sub(now_ms())
+    }
+
+    #[test]
+    fn ejections_grow_with_repeat_offences_and_stop_at_the_cap() {
+        let p = pool(
+            "[pools.outlier]\nconsecutive_5xx = 2\nbase_ejection = \"10s\"\nmax_ejection = \"25s\"\nmax_ejected_percent = 50",
+        );
+        let set = p.snapshot();
+        let b = &set.backends[0];
+        p.report(b, Verdict::Status(503));
+        assert!(!b.health.ejected(now_ms()), "one 5xx is not enough");
+        p.report(b, Verdict::Status(503));
+        let first = ejected_for_ms(b);
+        assert!((9_000..=10_000).contains(&first), "{first}");
+        // Ended, then offending again: twice as long, then capped.
+        for want in [20_000, 25_000] {
+            b.health.ejected_until_ms.store(1, Ordering::Relaxed);
+            p.release_ejections();
+            p.report(b, Verdict::Status(500));
+            p.report(b, Verdict::Status(502));
+            let got = ejected_for_ms(b);
+            assert!((want - 1_000..=want).contains(&got), "{got} vs {want}");
+        }
+        // A success in between resets the count of consecutive failures.
+        let c = &set.backends[2];
+        p.report(c, Verdict::Status(503));
+        p.report(c, Verdict::Status(200));
+        p.report(c, Verdict::Status(503));
+        assert!(!c.health.ejected(now_ms()));
+    }
+
+    #[test]
+    fn at_most_the_allowed_share_is_ejected() {
+        let p = pool("[pools.outlier]\nconsecutive_errors = 1\nmax_ejected_percent = 50");
+        let set = p.snapshot();
+        for b in &set.backends {
+            p.report(b, Verdict::LocalError);
+        }
+        let ejected = set
+            .backends
+            .iter()
+            .filter(|b| b.health.ejected(now_ms()))
+            .count();
+        assert_eq!(ejected, 2, "50% of 4");
+    }
+
+    #[test]
+    fn panic_mode_selects_over_every_backend() {
+        let p = pool("[pools.balance]\npanic_threshold = 50");
+        let set = p.snapshot();
+        for b in &set.backends[..3] {
+            b.health.unhealthy.store(true, Ordering::Relaxed);
+        }
+        p.rebuild(set.backends.clone(), false);
+        let now = p.snapshot();
+        assert!(now.panic);
+        assert_eq!(now.eligible, [0, 1, 2, 3]);
+        set.backends[0]
+            .health
+            .unhealthy
+            .store(false, Ordering::Relaxed);
+        p.rebuild(set.backends.clone(), false);
+        let now = p.snapshot();
+        assert!(!now.panic, "2 of 4 available is not below 50%");
+        assert_eq!(now.eligible, [0, 3]);
+    }
+}
