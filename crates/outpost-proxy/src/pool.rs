@@ -350,6 +350,9 @@ impl UpstreamPool {
             })
             .collect();
         self.metrics.pool_panic(&self.name, panic);
+        if backends.len() > outpost_lb::MAX_BACKENDS {
+            tracing::warn!(pool = %self.name, backends = backends.len(), max = outpost_lb::MAX_BACKENDS, "more backends than the balancer takes; the rest get no traffic");
+        }
         let selector = Selector::build(&self.policy, &specs, &eligible);
         self.set.store(Arc::new(BackendSet {
             backends,
