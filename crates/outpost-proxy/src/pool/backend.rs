@@ -30,7 +30,7 @@ pub enum Transport {
 /// ejection nor re-admits a failing backend.
 #[derive(Default)]
 pub struct Health {
-    /// Result of active checks; true until checks say otherwise.
+    /// Set when active checks fail the backend; false until they do.
     pub unhealthy: AtomicBool,
     /// Consecutive passed / failed active checks.
     pub passes: AtomicU32,
