@@ -67,6 +67,8 @@ pub struct UpstreamPool {
     set: ArcSwap<BackendSet>,
     policy: Policy,
     hash_on: Option<HashOn>,
+    /// Some origin is a name (so the pool re-resolves).
+    has_names: bool,
     /// Requests in flight over the pool, for bounded-load hashing only.
     in_flight: Option<Arc<std::sync::atomic::AtomicU32>>,
     pub budget: RetryBudget,
@@ -113,6 +115,7 @@ impl UpstreamPool {
                 .policy
                 .is_hashing()
                 .then(|| hash_on(&config.balance.hash_on)),
+            has_names,
             in_flight: config.balance.bounded_load.map(|_| Arc::default()),
             budget: RetryBudget::new(config.retry.budget, config.retry.budget_min_per_second),
             changed: Arc::new(Notify::new()),
@@ -486,11 +489,7 @@ async fn maintain(pool: Weak<UpstreamPool>, changed: Arc<Notify>) {
     loop {
         let Some(p) = pool.upgrade() else { return };
         let now = Instant::now();
-        let has_names = p
-            .config
-            .origins
-            .iter()
-            .any(|o| o.host.parse::<std::net::IpAddr>().is_err());
+        let has_names = p.has_names;
         let mut new_backends = None;
         if has_names && now >= next_resolve {
             new_backends = p.resolve_all().await;

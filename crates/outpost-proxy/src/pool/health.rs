@@ -114,21 +114,9 @@ pub fn record(check: &HealthCheck, backend: &Backend, passed: bool) -> bool {
 /// The delay before the next round: the interval plus up to `jitter`.
 pub fn next_delay(check: &HealthCheck) -> Duration {
     let jitter_ms = check.jitter.as_millis() as u64;
-    let extra = if jitter_ms == 0 {
-        0
-    } else {
-        random_u64() % (jitter_ms + 1)
-    };
-    check.interval + Duration::from_millis(extra)
-}
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded per process and per instance: enough to keep a
-    // fleet from checking in lockstep.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(super::backend::now_ms());
-    h.finish()
+    // Each node's thread-seeded generator: enough to keep a fleet from
+    // checking in lockstep.
+    check.interval + Duration::from_millis(outpost_lb::rng::below(jitter_ms + 1))
 }
 
 #[cfg(test)]

@@ -144,7 +144,14 @@ impl Node {
 }
 
 fn pool_config(nodes: &[&Node], pool_extra: &str) -> String {
-    let origins: Vec<String> = nodes.iter().map(|n| format!("\"{}\"", n.addr)).collect();
+    let origins: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+    origins_config(&origins, pool_extra)
+}
+
+/// One listener, the admin API on port 0, and pool `app` over `origins`
+/// (`HOST:PORT`) with `pool_extra` lines, routed from everything.
+fn origins_config(origins: &[String], pool_extra: &str) -> String {
+    let origins: Vec<String> = origins.iter().map(|o| format!("\"{o}\"")).collect();
     format!(
         r#"
 [admin]
@@ -403,32 +410,12 @@ async fn the_retry_budget_stops_a_retry_storm() {
     let mut counters = Vec::new();
     for _ in 0..3 {
         let (a, n) = resetting_origin().await;
-        addrs.push(format!("\"{a}\""));
+        addrs.push(a.to_string());
         counters.push(n);
     }
-    let toml = format!(
-        r#"
-[admin]
-address = "127.0.0.1:0"
-[access_log]
-enabled = false
-[[listeners]]
-name = "main"
-address = "127.0.0.1:0"
-[[pools]]
-name = "app"
-origins = [{}]
-[pools.outlier]
-enabled = false
-[pools.retry]
-max_retries = 2
-budget = 0.2
-budget_min_per_second = 0
-[[routes]]
-name = "all"
-pool = "app"
-"#,
-        addrs.join(", ")
+    let toml = origins_config(
+        &addrs,
+        "[pools.outlier]\nenabled = false\n[pools.retry]\nmax_retries = 2\nbudget = 0.2\nbudget_min_per_second = 0",
     );
     let op = Outpost::start(&toml).await;
     let url = op.url("main", "/").await;
@@ -540,24 +527,9 @@ async fn dns_re_resolution_follows_a_changed_address_and_keeps_the_last_good_one
     let ip = Arc::new(std::sync::Mutex::new([127, 0, 0, 1]));
     let fail = Arc::new(AtomicBool::new(false));
     let dns = dns_server(ip.clone(), fail.clone()).await;
-    let toml = format!(
-        r#"
-[admin]
-enabled = false
-[access_log]
-enabled = false
-[[listeners]]
-name = "main"
-address = "127.0.0.1:0"
-[[pools]]
-name = "app"
-origins = ["api.outpost.test:{port}"]
-resolvers = ["{dns}"]
-resolve_interval = "200ms"
-[[routes]]
-name = "all"
-pool = "app"
-"#
+    let toml = origins_config(
+        &[format!("api.outpost.test:{port}")],
+        &format!("resolvers = [\"{dns}\"]\nresolve_interval = \"200ms\""),
     );
     let op = Outpost::start(&toml).await;
     let url = op.url("main", "/").await;
@@ -733,13 +705,9 @@ async fn health_checks_match_the_body_and_tcp_checks_see_a_closed_port() {
         gauge(&metrics(&op).await, "outpost_backend_healthy", a.addr),
         Some(1)
     );
-    let toml = pool_config(
-        &[&a],
+    let toml = origins_config(
+        &[a.addr.to_string(), dead.to_string()],
         "[pools.health]\ntype = \"tcp\"\ninterval = \"100ms\"\nunhealthy_threshold = 1",
-    )
-    .replace(
-        &format!("origins = [\"{}\"]", a.addr),
-        &format!("origins = [\"{}\", \"{dead}\"]", a.addr),
     );
     let op = Outpost::start(&toml).await;
     assert!(
