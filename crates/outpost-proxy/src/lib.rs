@@ -82,6 +82,7 @@ pub mod fuzzing {
                 headers: Default::default(),
                 body: String::new(),
             }),
+            cache: None,
         }];
         let router = crate::router::Router::new(&routes);
         let _ = router.find("l", &host, &method, path);
