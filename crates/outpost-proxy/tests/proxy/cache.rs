@@ -685,3 +685,107 @@ async fn routes_without_a_cache_table_are_not_cached() {
     assert!(!h.contains_key("cache-status"));
     assert_eq!(origin.hits(), 2);
 }
+
+/// A body of `chunks`, each sent after `gap` (no `Content-Length`: chunked).
+fn trickle(chunks: Vec<String>, gap: Duration) -> Body {
+    use http_body_util::BodyExt as _;
+    let stream = futures_util::stream::unfold(chunks.into_iter(), move |mut it| async move {
+        let chunk = it.next()?;
+        tokio::time::sleep(gap).await;
+        let frame = hyper::body::Frame::data(bytes::Bytes::from(chunk));
+        Some((Ok::<_, Box<dyn std::error::Error + Send + Sync>>(frame), it))
+    });
+    http_body_util::StreamBody::new(stream).boxed()
+}
+
+#[tokio::test]
+async fn a_fill_completes_in_the_background_when_its_client_goes_away() {
+    let origin = Origin::start(|_req: Request<Incoming>| async move {
+        Response::builder()
+            .header("cache-control", "max-age=60")
+            .body(trickle(
+                vec!["first-".into(), "second".into()],
+                Duration::from_millis(150),
+            ))
+            .unwrap()
+    })
+    .await;
+    let op = Outpost::start(&config(origin.addr, "", "")).await;
+    let url = op.url("main", "/slow").await;
+    // Read the head only, then go away (the body is dropped mid-stream).
+    let resp = h1_client()
+        .request(Request::get(&url).body(full("")).unwrap())
+        .await
+        .unwrap();
+    assert!(cache_status(resp.headers()).contains("stored"));
+    drop(resp);
+    assert!(
+        wait_until_async(|| {
+            let url = url.clone();
+            async move {
+                let (_, h, b) = get(&url).await;
+                cache_status(&h).contains("hit") && b == "first-second"
+            }
+        })
+        .await
+    );
+    assert_eq!(origin.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_follower_waits_at_most_coalesce_wait_then_fetches_itself() {
+    let origin = Origin::start(|_req: Request<Incoming>| async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Response::builder()
+            .header("cache-control", "max-age=60")
+            .body(full("late"))
+            .unwrap()
+    })
+    .await;
+    let op = Outpost::start(&config(origin.addr, "coalesce_wait = \"100ms\"", "")).await;
+    let url = op.url("main", "/late").await;
+    let (a, b) = tokio::join!(get(&url), async {
+        // Let the first request become the leader.
+        assert!(wait_until(|| origin.hits() == 1).await);
+        get(&url).await
+    });
+    assert_eq!(a.2, "late");
+    assert_eq!(b.2, "late");
+    assert!(!cache_status(&b.1).contains("collapsed"));
+    assert_eq!(origin.hits(), 2);
+    let text = metrics(&op).await;
+    assert!(
+        text.contains("outpost_cache_coalesce_timeouts_total 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_max_object_bytes_pass_through_uncached() {
+    let origin = Origin::start(|req: Request<Incoming>| async move {
+        let r = Response::builder().header("cache-control", "max-age=60");
+        match req.uri().path() {
+            // Declared too large: refused before the first byte.
+            "/declared" => r.body(full("d".repeat(2000))).unwrap(),
+            // Found too large while streaming.
+            "/streamed" => r
+                .body(trickle(vec!["s".repeat(700); 2], Duration::ZERO))
+                .unwrap(),
+            _ => r.body(full("small")).unwrap(),
+        }
+    })
+    .await;
+    let op = Outpost::start(&config(origin.addr, "max_object_bytes = \"1KiB\"", "")).await;
+    for (path, len) in [("/declared", 2000), ("/streamed", 1400)] {
+        let url = op.url("main", path).await;
+        for _ in 0..2 {
+            let (status, h, body) = get(&url).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(body.len(), len, "{path}");
+            assert!(!cache_status(&h).contains("hit"), "{path}");
+        }
+    }
+    assert_eq!(origin.hits(), 4);
+    let (_, h, _) = get(&op.url("main", "/small").await).await;
+    assert!(cache_status(&h).contains("stored"));
+}
