@@ -789,3 +789,19 @@ async fn bodies_over_max_object_bytes_pass_through_uncached() {
     let (_, h, _) = get(&op.url("main", "/small").await).await;
     assert!(cache_status(&h).contains("stored"));
 }
+
+#[tokio::test]
+async fn http2_clients_get_hits_too() {
+    let origin = fixed(&[("cache-control", "max-age=60")], "over h2").await;
+    let op = Outpost::start(&config(origin.addr, "", "")).await;
+    let url = op.url("main", "/h2").await;
+    let client = h2c_client();
+    for want in ["fwd=uri-miss", "hit"] {
+        let req = Request::get(&url).body(full("")).unwrap();
+        let (status, h, body) = send(&client, req).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "over h2");
+        assert!(cache_status(&h).contains(want), "{}", cache_status(&h));
+    }
+    assert_eq!(origin.hits(), 1);
+}
