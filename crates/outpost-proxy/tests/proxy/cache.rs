@@ -627,6 +627,13 @@ async fn every_purge_kind_hard_and_soft_through_the_admin_api() {
     let (status, answer) = purge(&op, r#"{"target":{"kind":"url","url":"/no-host"}}"#, TOKEN).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(answer["error"], "invalid purge url \"/no-host\"");
+    // The body bound (64 KiB): a longer one is refused before parsing.
+    let padded = format!(
+        r#"{{"target":{{"kind":"tag","tag":"{}"}}}}"#,
+        "x".repeat(64 * 1024)
+    );
+    let (status, answer) = purge(&op, &padded, TOKEN).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
     let text = metrics(&op).await;
     assert!(text.contains("outpost_cache_purges_total"), "{text}");
 }
