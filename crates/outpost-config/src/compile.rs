@@ -17,6 +17,7 @@ use crate::model::*;
 use crate::raw::*;
 use crate::units;
 
+mod cache;
 mod pools;
 mod routes;
 mod rules;
@@ -38,6 +39,7 @@ const SECTIONS: &[&str] = &[
     "rules",
     "access_log",
     "admin",
+    "cache",
 ];
 
 pub(super) struct Ctx<'a> {
@@ -165,13 +167,15 @@ pub fn compile(mut table: toml::Table, base: &Path) -> Result<Config, Vec<Config
     let raw_rules: Vec<Option<RawRule>> = cx.array("rules", table.remove("rules"));
     let raw_log: RawAccessLog = cx.table("access_log", table.remove("access_log"));
     let raw_admin: RawAdmin = cx.table("admin", table.remove("admin"));
+    let raw_cache: RawCache = cx.table("cache", table.remove("cache"));
 
     let server = server(&mut cx, &raw_server);
     let limits = limits(&mut cx, &raw_limits);
     let timeouts = timeouts(&mut cx, &raw_timeouts);
     let listeners = listeners(&mut cx, &raw_listeners);
     let pools = pools::pools(&mut cx, &raw_pools, &timeouts);
-    let routes = routes::routes(&mut cx, &raw_routes, &raw_pools, &raw_listeners);
+    let cache = cache::cache_config(&mut cx, &raw_cache);
+    let routes = routes::routes(&mut cx, &raw_routes, &raw_pools, &raw_listeners, &cache);
     let lists = rules::lists(&mut cx, table.remove("lists"));
     let rules = rules::rules(&mut cx, &raw_rules, &lists);
     let security = rules::security(&mut cx, &raw_security, &lists);
@@ -194,6 +198,7 @@ pub fn compile(mut table: toml::Table, base: &Path) -> Result<Config, Vec<Config
             rules,
             access_log,
             admin,
+            cache,
         })
     } else {
         Err(cx.errors)

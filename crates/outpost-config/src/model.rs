@@ -26,6 +26,10 @@ pub struct Config {
     pub rules: std::sync::Arc<outpost_rules::engine::RuleSet>,
     pub access_log: AccessLog,
     pub admin: Admin,
+    /// The process-wide cache store (`[cache]`), shared by every route with
+    /// a `[routes.cache]` table. Defaults: see `outpost_cache::CacheConfig`
+    /// (256 MiB, 8 MiB per object). Changing it needs a restart.
+    pub cache: outpost_cache::CacheConfig,
 }
 
 /// Process-wide settings (`[server]`).
@@ -321,6 +325,20 @@ pub struct Route {
     /// Names of the listeners this route applies to; `None`: all of them.
     pub listeners: Option<Vec<String>>,
     pub action: RouteAction,
+    /// Cache behaviour (`[routes.cache]`, pool routes only); `None`: the
+    /// route is not cached.
+    pub cache: Option<RouteCache>,
+}
+
+/// A route's compiled `[routes.cache]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteCache {
+    /// What the cache crate needs per request; shared, so a request holds
+    /// it by reference count.
+    pub settings: std::sync::Arc<outpost_cache::RouteSettings>,
+    /// Remove the tag header (`settings.tag_header`) from responses sent to
+    /// clients; the tags stay with the stored object for purges. Default true.
+    pub strip_tag_header: bool,
 }
 
 /// A host as matched: lower-case, no port.

@@ -196,6 +196,59 @@ pub struct RawRoute {
     #[serde(rename = "static")]
     pub static_files: Option<RawStatic>,
     pub respond: Option<RawRespond>,
+    /// `[routes.cache]`: cache this route's responses (pool routes only).
+    pub cache: Option<RawRouteCache>,
+}
+
+/// `[cache]`: the process-wide store. Per-route behaviour is in
+/// `[routes.cache]`; this section only sizes what those routes share.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    pub max_bytes: Option<RawSize>,
+    pub max_object_bytes: Option<RawSize>,
+    pub shards: Option<usize>,
+    pub max_fills: Option<usize>,
+    pub max_fill_bytes: Option<RawSize>,
+    pub name: Option<String>,
+}
+
+/// `[routes.cache]`: one route's cache behaviour.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteCache {
+    pub enabled: Option<bool>,
+    pub key: Option<RawCacheKey>,
+    /// Lifetime per status code (`"200" = "5m"`) when the origin gives none.
+    #[serde(default)]
+    pub ttl: BTreeMap<String, RawDuration>,
+    pub ttl_override: Option<RawDuration>,
+    pub ignore_origin_directives: Option<bool>,
+    pub max_object_bytes: Option<RawSize>,
+    #[serde(default)]
+    pub bypass_cookies: Vec<String>,
+    #[serde(default)]
+    pub bypass_headers: Vec<String>,
+    pub cache_set_cookie: Option<bool>,
+    pub tag_header: Option<String>,
+    pub strip_tag_header: Option<bool>,
+    pub heuristic_max: Option<RawDuration>,
+    pub coalesce_wait: Option<RawDuration>,
+}
+
+/// `[routes.cache.key]`: what the primary cache key is made of.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCacheKey {
+    pub scheme: Option<bool>,
+    pub host: Option<bool>,
+    /// `"all"`, `"none"`, `"sorted"`, or an array of parameter names (an
+    /// allow-list); checked in `compile::cache` for a clear message.
+    pub query: Option<toml::Value>,
+    #[serde(default)]
+    pub headers: Vec<String>,
+    #[serde(default)]
+    pub cookies: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -30,6 +30,13 @@ pub enum OutBody {
     /// An HTTP/1.1 origin body that also drives its connection (`h1pool`).
     Driven(crate::h1pool::DrivenBody),
     File(FileBody),
+    /// A stored object's bytes, or a range of them (`cache`).
+    Cached(crate::cache::CachedBody),
+    /// An origin body that also feeds a cache fill (boxed: it holds an
+    /// `OutBody` itself).
+    Tee(Box<crate::cache::TeeBody>),
+    /// Another request's fill, streamed as it arrives (coalesced misses).
+    Follow(crate::cache::FollowBody),
 }
 
 impl OutBody {
@@ -52,6 +59,9 @@ impl Body for OutBody {
             OutBody::Upstream(inc, _) => Pin::new(inc).poll_frame(cx).map_err(Into::into),
             OutBody::Driven(d) => Pin::new(d).poll_frame(cx),
             OutBody::File(f) => f.poll_chunk(cx),
+            OutBody::Cached(c) => Poll::Ready(c.next_chunk().map(|b| Ok(Frame::data(b)))),
+            OutBody::Tee(t) => Pin::new(&mut **t).poll_frame(cx),
+            OutBody::Follow(f) => Pin::new(f).poll_frame(cx),
         }
     }
 
@@ -62,6 +72,9 @@ impl Body for OutBody {
             OutBody::Upstream(inc, _) => inc.is_end_stream(),
             OutBody::Driven(d) => d.is_end_stream(),
             OutBody::File(f) => f.remaining == 0,
+            OutBody::Cached(c) => c.is_end_stream(),
+            OutBody::Tee(t) => t.is_end_stream(),
+            OutBody::Follow(f) => f.is_end_stream(),
         }
     }
 
@@ -72,6 +85,9 @@ impl Body for OutBody {
             OutBody::Upstream(inc, _) => inc.size_hint(),
             OutBody::Driven(d) => d.size_hint(),
             OutBody::File(f) => SizeHint::with_exact(f.remaining),
+            OutBody::Cached(c) => SizeHint::with_exact(c.remaining()),
+            OutBody::Tee(t) => t.size_hint(),
+            OutBody::Follow(f) => f.size_hint(),
         }
     }
 }

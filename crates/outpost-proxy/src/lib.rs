@@ -1,12 +1,14 @@
 //! Outpost's data path. A request passes named phases (docs/phases.md):
-//! accept (`server`), read (hyper with our limits), route (`router`), origin
-//! (`static_files`, fixed responses, or `proxy` over `upstream` pools),
+//! accept (`server`), read (hyper with our limits), route (`router`), cache
+//! (`cache`, over the `outpost-cache` crate), origin (`static_files`, fixed
+//! responses, or `proxy` over `upstream` pools),
 //! response (`body`), and log (`observe`, `access_log`, `metrics`). Errors are
 //! typed (`error`) and become responses in exactly one place.
 
 mod access_log;
 mod admin;
 mod body;
+mod cache;
 mod conn_limit;
 pub mod error;
 mod h1pool;
@@ -82,6 +84,7 @@ pub mod fuzzing {
                 headers: Default::default(),
                 body: String::new(),
             }),
+            cache: None,
         }];
         let router = crate::router::Router::new(&routes);
         let _ = router.find("l", &host, &method, path);

@@ -1,12 +1,17 @@
 //! Every Prometheus metric Outpost exports, named in one place. Metrics live for
 //! the whole process (across reloads); per-route handles are resolved once per
-//! config so the hot path only touches atomics.
+//! config so the hot path only touches atomics. The cache keeps its own
+//! counters (`outpost_cache::Metrics`); they are read at scrape time by a
+//! collector and exported under the names in `CacheCollector`.
 
 use std::sync::Mutex;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -254,6 +259,14 @@ impl Metrics {
         );
     }
 
+    /// Exports the cache's counters and store totals, read at each scrape.
+    /// Called once, when the server creates its cache.
+    pub fn register_cache(&self, cache: outpost_cache::Cache) {
+        if let Ok(mut r) = self.registry.lock() {
+            r.register_collector(Box::new(CacheCollector { cache }));
+        }
+    }
+
     /// The hit counter of one rule, resolved once per config.
     pub fn rule_hits(&self, rule: &str, phase: &'static str, action: &'static str) -> Counter {
         let labels = RuleLabels {
@@ -398,6 +411,117 @@ impl Metrics {
                 result: if ok { "ok" } else { "rejected" },
             })
             .inc();
+    }
+}
+
+/// The cache's metrics, from a snapshot taken at scrape time.
+#[derive(Debug)]
+struct CacheCollector {
+    cache: outpost_cache::Cache,
+}
+
+impl Collector for CacheCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let m = self.cache.metrics();
+        let counters: [(&str, &str, u64); 15] = [
+            (
+                "cache_hits",
+                "Requests answered from the cache (fresh or served stale)",
+                m.hits,
+            ),
+            (
+                "cache_misses",
+                "Lookups that found nothing usable for the request's variant",
+                m.misses,
+            ),
+            (
+                "cache_stale_served",
+                "Stale objects served without waiting for the origin (stale-while-revalidate, max-stale)",
+                m.stale_served,
+            ),
+            (
+                "cache_stale_if_error_served",
+                "Stale objects served because the origin failed (stale-if-error)",
+                m.stale_if_error_served,
+            ),
+            (
+                "cache_revalidated_not_modified",
+                "Revalidations the origin answered 304 (object refreshed in place)",
+                m.revalidated_304,
+            ),
+            (
+                "cache_revalidated_replaced",
+                "Revalidations the origin answered with a new 2xx response",
+                m.revalidated_200,
+            ),
+            (
+                "cache_coalesced_waits",
+                "Requests that waited on another request's origin fetch of the same key",
+                m.coalesced_waits,
+            ),
+            (
+                "cache_coalesce_timeouts",
+                "Coalesced waits that gave up after coalesce_wait and went to the origin",
+                m.coalesce_timeouts,
+            ),
+            (
+                "cache_bypasses",
+                "Requests the route's settings sent around the cache",
+                m.bypasses,
+            ),
+            ("cache_stores", "Objects stored", m.stores),
+            (
+                "cache_not_stored",
+                "Origin responses not stored (policy, size or abort)",
+                m.not_stored,
+            ),
+            (
+                "cache_fills_too_large",
+                "Fills that outgrew max_object_bytes or the fill buffer budget",
+                m.fills_too_large,
+            ),
+            ("cache_purges", "Purge requests carried out", m.purges),
+            (
+                "cache_purged_objects",
+                "Objects deleted or marked stale by purges",
+                m.purged_objects,
+            ),
+            (
+                "cache_evictions",
+                "Objects evicted to make room",
+                m.evictions,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let c = ConstCounter::new(value);
+            c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        let invalidations = ConstCounter::new(m.invalidations);
+        invalidations.encode(encoder.encode_descriptor(
+            "cache_invalidations",
+            "URLs invalidated after unsafe methods (POST, PUT, DELETE, ...)",
+            None,
+            invalidations.metric_type(),
+        )?)?;
+        let saturate = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let gauges: [(&str, &str, i64); 3] = [
+            (
+                "cache_bytes",
+                "Bytes the store holds now (bodies, headers, keys and per-object overhead)",
+                saturate(m.bytes_stored),
+            ),
+            ("cache_objects", "Objects stored now", saturate(m.objects)),
+            (
+                "cache_capacity_bytes",
+                "The store's bound (cache.max_bytes)",
+                saturate(self.cache.config().capacity_bytes),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let g = ConstGauge::new(value);
+            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! The request pipeline: the orchestrator holds only phase calls and their
 //! error branches (see docs/phases.md). Phases: read checks, route, security
-//! and edge logic (the config's rules), (cache comes with its issue), origin
-//! (built-in or upstream), response, log.
+//! and edge logic (the config's rules), cache (pool routes with a
+//! `[routes.cache]` table), origin (built-in or upstream), response, log.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use crate::headers;
 use crate::observe::Pending;
 use crate::router::normalize_host;
 use crate::runtime::Runtime;
-use crate::{proxy, rules, static_files};
+use crate::{cache, proxy, rules, static_files};
 
 /// What the pipeline knows about the connection a request came on.
 #[derive(Debug, Clone)]
@@ -44,6 +44,23 @@ pub struct Outcome {
     pub error: Option<ErrorKind>,
     /// Ids of the rules that matched, in order.
     pub rules: Vec<Arc<str>>,
+    /// What the cache did, on cached routes.
+    pub cache: Option<outpost_cache::CacheStatus>,
+}
+
+impl Outcome {
+    /// Nothing known yet.
+    pub fn new() -> Self {
+        Outcome {
+            route: None,
+            upstream_addr: None,
+            upstream_ms: None,
+            tries: 0,
+            error: None,
+            rules: Vec::new(),
+            cache: None,
+        }
+    }
 }
 
 /// Status logged for a request whose client went away before a response
@@ -73,20 +90,19 @@ pub async fn handle(
         metrics: rt.no_route.clone(),
         record,
     }));
-    let mut outcome = Outcome {
-        route: None,
-        upstream_addr: None,
-        upstream_ms: None,
-        tries: 0,
-        error: None,
-        rules: Vec::new(),
-    };
+    let mut outcome = Outcome::new();
 
     let mut resp = match run_phases(req, conn, &rt, &host, &bytes_in, &mut outcome).await {
         Ok(r) => r,
         Err(e) => {
             outcome.error = Some(e.kind);
-            error_response(e)
+            let mut resp = error_response(e);
+            // Errors on a cached route say what the cache did, too.
+            if let Some(s) = &outcome.cache {
+                let v = cache::status_value(&rt.cache, s);
+                resp.headers_mut().insert(outpost_cache::CACHE_STATUS, v);
+            }
+            resp
         }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -109,7 +125,7 @@ impl Drop for AbandonGuard {
 async fn run_phases(
     mut req: Request<Incoming>,
     conn: &ConnInfo,
-    rt: &Runtime,
+    rt: &Arc<Runtime>,
     host: &str,
     bytes_in: &Arc<AtomicU64>,
     outcome: &mut Outcome,
@@ -140,12 +156,13 @@ async fn run_phases(
     Ok(resp)
 }
 
-/// Phase 7: the route's origin, built-in or upstream.
+/// Phase 7: the route's origin, built-in or upstream; phase 6 (cache) in
+/// front of an upstream when the route caches.
 async fn origin(
     req: Request<Incoming>,
     route: usize,
     conn: &ConnInfo,
-    rt: &Runtime,
+    rt: &Arc<Runtime>,
     host: &str,
     bytes_in: &Arc<AtomicU64>,
     outcome: &mut Outcome,
@@ -162,8 +179,22 @@ async fn origin(
                 host,
                 limits: &rt.config.limits,
                 bytes_in: bytes_in.clone(),
+                metrics: &rt.metrics,
             };
-            proxy::forward(req, &rt.pools[*i], &ctx, outcome, &rt.metrics).await
+            match &rt.routes[route].cache {
+                Some(rc) => {
+                    let phase = cache::Phase {
+                        rt,
+                        route: rc,
+                        pool: *i,
+                        fwd: &ctx,
+                    };
+                    // Boxed: the cache's states would otherwise enlarge every
+                    // request's future, cached or not.
+                    Box::pin(cache::handle(req, &phase, outcome)).await
+                }
+                None => proxy::forward(req, &rt.pools[*i], &ctx, outcome).await,
+            }
         }
     }
 }
@@ -271,6 +302,10 @@ fn complete(mut p: Pending, resp: &Response<OutBody>, rt: &Runtime, outcome: Out
         rec.upstream_tries = (outcome.tries > 0).then_some(outcome.tries);
         rec.error = outcome.error.map(|k| k.as_str().to_string());
         rec.rules = outcome.rules.iter().map(|id| id.to_string()).collect();
+        rec.cache_status = outcome
+            .cache
+            .as_ref()
+            .map(|s| cache::log_value(s).to_string());
     }
     p
 }

@@ -30,35 +30,28 @@ pub struct ForwardCtx<'a> {
     pub host: &'a str,
     pub limits: &'a Limits,
     pub bytes_in: Arc<AtomicU64>,
+    pub metrics: &'a Metrics,
 }
 
+/// Forwards a client's request, body and protocol upgrade included.
 pub async fn forward(
     mut req: Request<Incoming>,
     pool: &Arc<UpstreamPool>,
     ctx: &ForwardCtx<'_>,
     outcome: &mut Outcome,
-    metrics: &Metrics,
 ) -> Result<Response<OutBody>, ProxyError> {
     let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade_request(req.headers());
     let downstream_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let via = via_for(req.version());
-    let (mut parts, body) = req.into_parts();
-    if !parts.headers.contains_key(http::header::HOST)
-        && let Ok(v) = http::HeaderValue::from_str(ctx.host)
-    {
-        parts.headers.insert(http::header::HOST, v);
-    }
-    parts.version = Version::HTTP_11;
-    headers::strip_hop_by_hop(&mut parts.headers, upgrade);
-    // The retry copy is taken before the forwarding headers are added: the
-    // values hyper parsed are shared buffers (a copy is a reference count),
-    // while the ones Outpost builds would each be copied again.
-    let plan = TryPlan::new(pool, &parts, body.is_end_stream() && !upgrade, ctx, via);
-    add_forwarded(&mut parts.headers, ctx, via);
+    let (parts, body) = req.into_parts();
+    let replayable = body.is_end_stream() && !upgrade;
     let body = LimitedBody::new(body, ctx.limits.max_body_bytes, ctx.bytes_in.clone());
-    let (resp, conn, home) = plan
-        .run(Request::from_parts(parts, body), outcome, metrics)
-        .await?;
+    let sent = Sent {
+        replayable,
+        upgrade,
+        via,
+    };
+    let (resp, conn, home) = exchange_parts(parts, body, sent, pool, ctx, outcome).await?;
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS
         && let Some(down) = downstream_upgrade
@@ -74,13 +67,76 @@ pub async fn forward(
         headers::append_via(resp.headers_mut(), via);
         return Ok(resp.map(|b| OutBody::Upstream(b, None)));
     }
-    let mut resp = resp;
+    Ok(response(resp, conn, home, via))
+}
+
+/// Forwards a request without a body from its head alone: the cache's
+/// fills, revalidations and background refreshes, which may outlive or
+/// repeat the client's request. Always replayable on another backend.
+pub async fn forward_head(
+    parts: http::request::Parts,
+    pool: &Arc<UpstreamPool>,
+    ctx: &ForwardCtx<'_>,
+    outcome: &mut Outcome,
+) -> Result<Response<OutBody>, ProxyError> {
+    let via = via_for(parts.version);
+    let sent = Sent {
+        replayable: true,
+        upgrade: false,
+        via,
+    };
+    let (resp, conn, home) =
+        exchange_parts(parts, LimitedBody::empty(), sent, pool, ctx, outcome).await?;
+    Ok(response(resp, conn, home, via))
+}
+
+/// How a request is sent: whether a failed try may be rebuilt from its
+/// head, whether it asks for a protocol upgrade, and our `Via` entry.
+struct Sent {
+    replayable: bool,
+    upgrade: bool,
+    via: &'static str,
+}
+
+/// Builds the origin request from the client's head and runs its tries.
+async fn exchange_parts(
+    mut parts: http::request::Parts,
+    body: LimitedBody,
+    sent: Sent,
+    pool: &Arc<UpstreamPool>,
+    ctx: &ForwardCtx<'_>,
+    outcome: &mut Outcome,
+) -> Result<Exchanged, ProxyError> {
+    if !parts.headers.contains_key(http::header::HOST)
+        && let Ok(v) = http::HeaderValue::from_str(ctx.host)
+    {
+        parts.headers.insert(http::header::HOST, v);
+    }
+    parts.version = Version::HTTP_11;
+    headers::strip_hop_by_hop(&mut parts.headers, sent.upgrade);
+    // The retry copy is taken before the forwarding headers are added: the
+    // values hyper parsed are shared buffers (a copy is a reference count),
+    // while the ones Outpost builds would each be copied again.
+    let plan = TryPlan::new(pool, &parts, sent.replayable, ctx, sent.via);
+    add_forwarded(&mut parts.headers, ctx, sent.via);
+    plan.run(Request::from_parts(parts, body), outcome, ctx.metrics)
+        .await
+}
+
+/// The origin's response as the client gets it: hop-by-hop headers
+/// removed, our `Via` added, the body keeping its backend counted in flight.
+fn response(
+    mut resp: Response<Incoming>,
+    conn: Option<H1Conn>,
+    home: InFlight,
+    via: &'static str,
+) -> Response<OutBody> {
     headers::strip_hop_by_hop(resp.headers_mut(), false);
     headers::append_via(resp.headers_mut(), via);
-    Ok(match conn {
+    match conn {
         Some(c) => resp.map(|b| OutBody::Driven(DrivenBody::new(b, c, home))),
         None => resp.map(|b| OutBody::Upstream(b, Some(home))),
-    })
+    }
 }
 
 fn add_forwarded(h: &mut http::HeaderMap, ctx: &ForwardCtx<'_>, via: &'static str) {

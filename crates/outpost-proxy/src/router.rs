@@ -161,6 +161,7 @@ mod tests {
                 headers: Default::default(),
                 body: String::new(),
             }),
+            cache: None,
         }
     }
 

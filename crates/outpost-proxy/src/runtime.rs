@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use outpost_config::{Config, ConfigError, RouteAction};
+use outpost_cache::Cache;
+use outpost_config::{Config, ConfigError, RouteAction, RouteCache};
 use prometheus_client::metrics::counter::Counter;
 use rustls::ServerConfig;
 
@@ -32,12 +33,16 @@ pub struct Runtime {
     /// Hit counters by global rule index.
     pub rule_hits: Vec<Counter>,
     pub metrics: Arc<Metrics>,
+    /// The process's one cache (shared by every runtime; see `Shared`).
+    pub cache: Cache,
 }
 
 pub struct RouteRuntime {
     pub name: Arc<str>,
     pub action: RouteAction,
     pub metrics: Arc<RouteMetrics>,
+    /// `Some` when the route caches (pool routes only).
+    pub cache: Option<RouteCache>,
 }
 
 /// How long starting or reloading waits for origin names to resolve before
@@ -53,10 +58,12 @@ impl Runtime {
 
     /// Builds a runtime, reusing `prev`'s pools and logger where unchanged.
     /// Errors are located like config errors (`listeners[1].tls...`).
+    /// `cache` is the process's store, which outlives every runtime.
     pub fn build(
         config: Config,
         prev: Option<&Runtime>,
         metrics: Arc<Metrics>,
+        cache: Cache,
     ) -> Result<Runtime, Vec<ConfigError>> {
         let mut errors = Vec::new();
         let mut tls = HashMap::new();
@@ -114,6 +121,7 @@ impl Runtime {
                 name: Arc::from(r.name.as_str()),
                 action: r.action.clone(),
                 metrics: Arc::new(metrics.route(&r.name)),
+                cache: r.cache.clone(),
             })
             .collect();
         let rules = &config.rules;
@@ -132,6 +140,7 @@ impl Runtime {
             no_route: Arc::new(metrics.route(NO_ROUTE)),
             rule_hits,
             metrics,
+            cache,
             config,
         })
     }

@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use outpost_cache::Cache;
 use outpost_config::{Config, ConfigError, Listener};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -43,10 +44,13 @@ pub enum StartError {
     },
 }
 
-/// State shared by every connection: the current runtime and process metrics.
+/// State shared by every connection: the current runtime, process metrics
+/// and the cache store, which like the metrics lives as long as the process
+/// (a reload swaps route settings, never the stored objects).
 pub struct Shared {
     pub runtime: ArcSwap<Runtime>,
     pub metrics: Arc<Metrics>,
+    pub cache: Cache,
     connections: Arc<ConnLimiter>,
 }
 
@@ -76,14 +80,19 @@ impl Server {
         config_path: Option<PathBuf>,
     ) -> Result<Arc<Server>, StartError> {
         let metrics = Arc::new(Metrics::new());
+        let cache = Cache::new(config.cache.clone())
+            .map_err(|e| StartError::Config(vec![ConfigError::new("cache", e.to_string())]))?;
+        metrics.register_cache(cache.clone());
         let admin = config.admin.clone();
         let listeners = config.listeners.clone();
-        let rt = Runtime::build(config, None, metrics.clone()).map_err(StartError::Config)?;
+        let rt = Runtime::build(config, None, metrics.clone(), cache.clone())
+            .map_err(StartError::Config)?;
         rt.wait_resolved().await;
         metrics.config_generation.set(rt.generation as i64);
         let shared = Arc::new(Shared {
             runtime: ArcSwap::from_pointee(rt),
             metrics,
+            cache,
             connections: Arc::new(ConnLimiter::default()),
         });
         let server = Arc::new(Server {
@@ -174,7 +183,17 @@ impl Server {
         let mut map = self.listeners.lock().await;
         let old = self.shared.runtime.load_full();
         let new_listeners = config.listeners.clone();
-        let rt = Runtime::build(config, Some(&old), self.shared.metrics.clone())?;
+        if config.cache != *self.shared.cache.config() {
+            tracing::warn!(
+                "[cache] store settings changed; they apply at the next restart (the running store and its objects are kept)"
+            );
+        }
+        let rt = Runtime::build(
+            config,
+            Some(&old),
+            self.shared.metrics.clone(),
+            self.shared.cache.clone(),
+        )?;
         rt.wait_resolved().await;
         let mut added = Vec::new();
         let mut errors = Vec::new();

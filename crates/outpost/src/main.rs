@@ -1,9 +1,11 @@
 //! The `outpost` binary: parses the command line and hands off to the library
 //! crates. This is the only place where errors become stderr text and exit codes.
 //!
-//! Exit codes: 0 success, 1 runtime error, 2 usage error (from clap),
+//! Exit codes: 0 success, 1 runtime error (for `ctl`: the admin API could
+//! not be reached or refused the request), 2 usage error (from clap),
 //! 78 configuration error (`EX_CONFIG` from sysexits.h).
 
+mod ctl;
 mod logs;
 mod rules;
 mod serve;
@@ -58,6 +60,8 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Work with the config's rules (`outpost rules test`).
     Rules(rules::RulesArgs),
+    /// Operate a running node through its admin API (`outpost ctl purge`).
+    Ctl(ctl::CtlArgs),
     /// Print the version and build information.
     Version,
 }
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Check { file } => check(&file),
         Command::Logs(args) => logs::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Ctl(args) => ctl::run(args),
         Command::Version => {
             println!(
                 "outpost {} ({} {})",

@@ -104,6 +104,8 @@ fn check_reports_syntax_errors_and_missing_files() {
 struct Serve {
     child: Child,
     addr: SocketAddr,
+    /// Further stderr lines, after the first listener's address.
+    lines: std::sync::mpsc::Receiver<String>,
     _stderr: std::thread::JoinHandle<()>,
 }
 
@@ -134,20 +136,31 @@ fn start(config: &Path) -> Serve {
     let mut serve = Serve {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        lines: rx,
         _stderr: reader,
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("server did not report its address");
-        if let Some(i) = line.find("address=") {
-            let addr: String = line[i + 8..]
-                .chars()
-                .take_while(|c| !c.is_whitespace())
-                .collect();
-            serve.addr = strip_ansi(&addr).parse().unwrap();
-            return serve;
+    serve.addr = serve.next_address("listening");
+    serve
+}
+
+impl Serve {
+    /// The address in the next stderr line containing `what` and `address=`.
+    fn next_address(&self, what: &str) -> SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("server did not report its address");
+            if let Some(i) = line.find("address=")
+                && line.contains(what)
+            {
+                let addr: String = line[i + 8..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect();
+                return strip_ansi(&addr).parse().unwrap();
+            }
         }
     }
 }
@@ -323,4 +336,140 @@ fn rules_test_prints_matched_rules_and_the_decision() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
+}
+
+/// A one-response-per-connection origin on a std thread: every answer is
+/// cacheable for 10 minutes and tagged `t1`; counts the requests.
+fn cacheable_origin() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            h.fetch_add(1, Ordering::SeqCst);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\ncache-control: max-age=600\r\ncache-tag: t1\r\n\
+                  content-length: 6\r\nconnection: close\r\n\r\ncached",
+            );
+        }
+    });
+    (addr, hits)
+}
+
+const CTL_TOKEN: &str = "ctl-test-token-0123456789";
+
+fn ctl_purge(admin: SocketAddr, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = bin()
+        .args(["ctl", "purge", "--admin", &format!("http://{admin}")])
+        .args(args)
+        .env_remove("OUTPOST_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ctl_purge_purges_through_the_admin_api_and_reports_failures_in_one_line() {
+    use std::sync::atomic::Ordering;
+    let (origin, hits) = cacheable_origin();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("outpost.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nwatch_config = false\n[access_log]\nenabled = false\n\
+             [admin]\naddress = \"127.0.0.1:0\"\ntoken = \"{CTL_TOKEN}\"\n\
+             [[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\n\
+             [[pools]]\nname = \"origin\"\norigins = [\"{origin}\"]\n\
+             [[routes]]\nname = \"cached\"\npool = \"origin\"\n[routes.cache]\n"
+        ),
+    )
+    .unwrap();
+    let serve = start(&cfg);
+    let admin = serve.next_address("admin listening");
+    assert!(http_get(serve.addr).ends_with("cached"));
+    assert!(http_get(serve.addr).contains("cache-status: outpost; hit"));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    let (code, stdout, stderr) = ctl_purge(admin, &["--token", CTL_TOKEN, "--tag", "t1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("purged 1 object(s) in "), "{stdout}");
+    assert!(http_get(serve.addr).contains("fwd=uri-miss"));
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+    // The token may come from the environment; --soft marks stale.
+    let out = bin()
+        .args([
+            "ctl",
+            "purge",
+            "--admin",
+            &admin.to_string(),
+            "--all",
+            "--soft",
+        ])
+        .env("OUTPOST_ADMIN_TOKEN", CTL_TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("marked stale 1 object(s) in "));
+
+    let (code, _, stderr) = ctl_purge(admin, &["--token", "not-the-token-0000", "--all"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stderr,
+        "outpost ctl purge: the admin API answered 401 Unauthorized: invalid or missing bearer token\n"
+    );
+    let (code, _, stderr) = ctl_purge(admin, &["--token", CTL_TOKEN, "--url", "/no-host"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stderr,
+        "outpost ctl purge: the admin API answered 400 Bad Request: invalid purge url \"/no-host\"\n"
+    );
+
+    // Nothing listening: one line, exit 1.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, _, stderr) = ctl_purge(dead, &["--token", CTL_TOKEN, "--all"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "outpost ctl purge: cannot reach the admin API at {dead}: "
+        )),
+        "{stderr}"
+    );
+
+    // Usage errors: no target, two targets, an https admin URL.
+    assert_eq!(ctl_purge(admin, &["--token", CTL_TOKEN]).0, Some(2));
+    assert_eq!(
+        ctl_purge(admin, &["--token", CTL_TOKEN, "--all", "--tag", "x"]).0,
+        Some(2)
+    );
+    let out = bin()
+        .args([
+            "ctl",
+            "purge",
+            "--admin",
+            "https://127.0.0.1:9901",
+            "--token",
+            "t",
+            "--all",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

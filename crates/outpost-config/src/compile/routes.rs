@@ -12,6 +12,7 @@ pub(super) fn routes(
     raw: &[Option<RawRoute>],
     raw_pools: &[Option<RawPool>],
     raw_listeners: &[Option<RawListener>],
+    cache_config: &outpost_cache::CacheConfig,
 ) -> Vec<Route> {
     let listener_names: HashSet<&str> = raw_listeners
         .iter()
@@ -67,6 +68,10 @@ pub(super) fn routes(
                 );
             }
         }
+        let cache = r
+            .cache
+            .as_ref()
+            .and_then(|c| route_cache(cx, &p, r, c, cache_config));
         if let Some(action) = route_action(cx, &p, r, &pool_index) {
             out.push(Route {
                 name: r.name.clone(),
@@ -75,10 +80,30 @@ pub(super) fn routes(
                 methods,
                 listeners: r.listeners.clone(),
                 action,
+                cache,
             });
         }
     }
     out
+}
+
+/// Caching sits between the edge logic and an upstream origin; static and
+/// fixed responses are produced locally and never cached.
+fn route_cache(
+    cx: &mut Ctx<'_>,
+    p: &str,
+    r: &RawRoute,
+    raw: &RawRouteCache,
+    global: &outpost_cache::CacheConfig,
+) -> Option<RouteCache> {
+    if r.pool.is_none() {
+        cx.err(
+            format!("{p}.cache"),
+            "caching is only available on pool routes; static and respond routes are answered locally",
+        );
+        return None;
+    }
+    super::cache::route_cache(cx, &format!("{p}.cache"), raw, global)
 }
 
 fn host_pattern(h: &str) -> Result<HostPattern, String> {

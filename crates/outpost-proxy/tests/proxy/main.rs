@@ -4,6 +4,7 @@
 
 mod balance;
 mod basics;
+mod cache;
 mod limits;
 mod reload;
 mod rules;

@@ -1,0 +1,278 @@
+//! The cache's response bodies: a stored object's chunks (`CachedBody`,
+//! zero-copy slices of the stored `Bytes`), an origin body that feeds a
+//! fill as the client reads it (`TeeBody`: the client's reads pull from
+//! the origin, so backpressure is the client's and nothing is buffered
+//! outside the fill's own bounded buffer), and a coalesced request's view
+//! of another request's fill (`FollowBody`).
+
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use outpost_cache::{FillError, FillReader, FillWriter, Object};
+
+use crate::body::{BoxError, OutBody};
+
+/// How long a fill whose leading client went away keeps reading the
+/// origin in the background so the object is still stored (and its
+/// coalesced followers still answered). 60 s.
+pub const BACKGROUND_FILL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A stored object's body, or one range of it.
+pub struct CachedBody {
+    object: Arc<Object>,
+    range: Range<u64>,
+    /// Index of the next stored chunk to look at.
+    next: usize,
+    /// Body offset where that chunk starts.
+    offset: u64,
+}
+
+impl CachedBody {
+    pub fn new(object: Arc<Object>, range: Range<u64>) -> Self {
+        CachedBody {
+            object,
+            range,
+            next: 0,
+            offset: 0,
+        }
+    }
+
+    /// The next slice inside the range, `None` at the end.
+    pub fn next_chunk(&mut self) -> Option<Bytes> {
+        let chunks = self.object.body();
+        while let Some(chunk) = chunks.get(self.next) {
+            let start = self.offset;
+            let end = start + chunk.len() as u64;
+            self.next += 1;
+            self.offset = end;
+            if start >= self.range.end {
+                break;
+            }
+            let from = self.range.start.max(start);
+            let to = self.range.end.min(end);
+            if from < to {
+                // Both bounds lie inside this chunk, so the casts cannot truncate.
+                return Some(chunk.slice((from - start) as usize..(to - start) as usize));
+            }
+        }
+        self.next = chunks.len();
+        None
+    }
+
+    pub fn is_end_stream(&self) -> bool {
+        self.next >= self.object.body().len() || self.offset >= self.range.end
+    }
+
+    /// Bytes still to send.
+    pub fn remaining(&self) -> u64 {
+        if self.is_end_stream() {
+            return 0;
+        }
+        self.range.end - self.range.start.max(self.offset)
+    }
+}
+
+/// An origin body streamed to the client while each chunk is also handed
+/// to the fill. Ends the fill (storing the object) at the end of the body;
+/// an origin error aborts it. If the client goes away first, the rest is
+/// read in the background (bounded by `limit` and
+/// [`BACKGROUND_FILL_TIMEOUT`]) so the fill still completes.
+pub struct TeeBody {
+    inner: OutBody,
+    writer: Option<FillWriter>,
+    pushed: u64,
+    /// Body bytes past which the fill cannot be stored anyway.
+    limit: u64,
+}
+
+impl TeeBody {
+    pub fn new(inner: OutBody, writer: FillWriter, limit: u64) -> Self {
+        TeeBody {
+            inner,
+            writer: Some(writer),
+            pushed: 0,
+            limit,
+        }
+    }
+
+    fn push(&mut self, data: &Bytes) {
+        if let Some(w) = &mut self.writer {
+            self.pushed += data.len() as u64;
+            // Past the limit the writer stops buffering by itself (and
+            // tells its followers); keep it until the end so it can say so.
+            w.push(data.clone());
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(w) = self.writer.take() {
+            let _ = w.finish();
+        }
+    }
+
+    pub fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    pub fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Body for TeeBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    this.push(d);
+                }
+                if this.inner.is_end_stream() {
+                    this.finish();
+                }
+            }
+            // Dropping the writer aborts the fill: followers fetch themselves.
+            Some(Err(_)) => this.writer = None,
+            None => this.finish(),
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TeeBody {
+    fn drop(&mut self) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        if self.inner.is_end_stream() {
+            let _ = writer.finish();
+            return;
+        }
+        if self.pushed > self.limit {
+            return;
+        }
+        // The client went away mid-body: finish reading on a task, so the
+        // object is stored and coalesced followers get their bytes.
+        let inner = std::mem::replace(&mut self.inner, OutBody::Empty);
+        let (pushed, limit) = (self.pushed, self.limit);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let drain = drain_into(inner, writer, pushed, limit);
+                let _ = tokio::time::timeout(BACKGROUND_FILL_TIMEOUT, drain).await;
+            });
+        }
+    }
+}
+
+/// Reads `body` to its end into `writer` and finishes the fill; stops
+/// (aborting it) on an origin error or once more than `limit` bytes
+/// (counting `pushed` already given) arrived.
+pub async fn drain_into(mut body: OutBody, mut writer: FillWriter, mut pushed: u64, limit: u64) {
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return;
+        };
+        if let Some(d) = frame.data_ref() {
+            pushed += d.len() as u64;
+            writer.push(d.clone());
+            if pushed > limit {
+                return;
+            }
+        }
+    }
+    let _ = writer.finish();
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, FillError>> + Send>>;
+
+/// A coalesced request's body: the leader's chunks as they arrive. A fill
+/// that fails mid-body (leader gone with the origin, too large to share)
+/// ends this body with an error, which resets the client's stream.
+pub struct FollowBody {
+    chunks: ChunkStream,
+    done: bool,
+}
+
+impl FollowBody {
+    pub fn new(reader: FillReader) -> Self {
+        let chunks = futures_util::stream::unfold(Some(reader), |state| async move {
+            let mut reader = state?;
+            match reader.next_chunk().await {
+                Ok(Some(c)) => Some((Ok(c), Some(reader))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        FollowBody {
+            chunks: Box::pin(chunks),
+            done: false,
+        }
+    }
+
+    pub fn is_end_stream(&self) -> bool {
+        self.done
+    }
+
+    pub fn size_hint(&self) -> SizeHint {
+        if self.done {
+            SizeHint::with_exact(0)
+        } else {
+            SizeHint::default()
+        }
+    }
+}
+
+impl Body for FollowBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match ready!(self.chunks.as_mut().poll_next(cx)) {
+            Some(Ok(b)) => Poll::Ready(Some(Ok(Frame::data(b)))),
+            Some(Err(e)) => {
+                self.done = true;
+                Poll::Ready(Some(Err(Box::new(e))))
+            }
+            None => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        FollowBody::size_hint(self)
+    }
+}
