@@ -47,20 +47,61 @@ pub struct Phase<'a> {
     pub fwd: &'a ForwardCtx<'a>,
 }
 
-/// Runs phase 6 (and, on a miss, phase 7 through it) for one request.
-pub async fn handle(
-    req: Request<Incoming>,
-    p: &Phase<'_>,
-    outcome: &mut Outcome,
-) -> Result<Response<OutBody>, ProxyError> {
+/// What phase 6 decided without waiting on anything.
+pub enum Start {
+    /// Answered from the store (or 504 for `only-if-cached`): a hit never
+    /// builds the origin path's future, whose size would otherwise be
+    /// copied around for every request.
+    Done(Response<OutBody>),
+    /// The origin is needed: hand this to [`finish`].
+    Origin(Work),
+}
+
+/// A request the cache phase sends on to the origin, and why.
+pub struct Work(Step);
+
+enum Step {
+    /// Not GET/HEAD: forward, then invalidate what it touched.
+    Unsafe(Request<Incoming>),
+    /// Not cacheable here: forward, saying why.
+    Around(Request<Incoming>, Forward),
+    /// A cacheable request the store could not answer alone.
+    Cached {
+        creq: Arc<CacheRequest>,
+        now: SystemTime,
+        parts: Parts,
+        next: Next,
+    },
+}
+
+enum Next {
+    Fill {
+        writer: FillWriter,
+        status: CacheStatus,
+    },
+    Revalidate {
+        writer: FillWriter,
+        stale: Arc<Object>,
+        stale_if_error: bool,
+    },
+    Follow {
+        reader: FillReader,
+        stale: Option<Arc<Object>>,
+        stale_if_error: bool,
+    },
+}
+
+/// Runs phase 6 up to the point where the origin is needed: keys the
+/// request, looks it up and serves hits on the spot.
+pub fn start(req: Request<Incoming>, p: &Phase<'_>, outcome: &mut Outcome) -> Start {
     let cache = &p.rt.cache;
     if !is_safe(req.method()) {
-        return unsafe_method(req, p, outcome).await;
+        return Start::Origin(Work(Step::Unsafe(req)));
     }
     // A protocol upgrade or a GET with a body is not a cacheable exchange:
     // forward it whole.
     if headers::is_upgrade_request(req.headers()) || !req.body().is_end_stream() {
-        return around(req, p, Forward::Bypass, outcome).await;
+        return Start::Origin(Work(Step::Around(req, Forward::Bypass)));
     }
     let info = RequestInfo {
         method: req.method(),
@@ -71,42 +112,90 @@ pub async fn handle(
     };
     let creq = match cache.prepare(&p.route.settings, info) {
         Ok(r) => r,
-        Err(Bypass::Method) => return around(req, p, Forward::Method, outcome).await,
-        Err(_) => return around(req, p, Forward::Bypass, outcome).await,
+        Err(Bypass::Method) => return Start::Origin(Work(Step::Around(req, Forward::Method))),
+        Err(_) => return Start::Origin(Work(Step::Around(req, Forward::Bypass))),
     };
     let (parts, _empty) = req.into_parts();
     let now = SystemTime::now();
     let c = Ctx { p, creq, now };
-    match cache.lookup(&c.creq, now) {
+    let next = match cache.lookup(&c.creq, now) {
         Lookup::Hit {
             object, refresh, ..
         } => {
             if let Some(writer) = refresh {
                 c.spawn_refresh(writer, Arc::clone(&object), &parts);
             }
-            Ok(c.serve(&object, CacheStatus::hit(object.ttl(now)), outcome))
+            return Start::Done(c.serve(&object, CacheStatus::hit(object.ttl(now)), outcome));
         }
-        Lookup::Miss { writer, forward } => {
-            c.fill(parts, writer, CacheStatus::forward(forward), outcome)
-                .await
-        }
+        Lookup::GatewayTimeout => return Start::Done(c.only_if_cached(outcome)),
+        Lookup::Miss { writer, forward } => Next::Fill {
+            writer,
+            status: CacheStatus::forward(forward),
+        },
         Lookup::Revalidate {
             writer,
             stale,
             stale_if_error,
-        } => {
-            c.revalidate(parts, writer, stale, stale_if_error, outcome)
-                .await
-        }
+        } => Next::Revalidate {
+            writer,
+            stale,
+            stale_if_error,
+        },
         Lookup::Wait {
             reader,
             stale,
             stale_if_error,
+        } => Next::Follow {
+            reader,
+            stale,
+            stale_if_error,
+        },
+    };
+    Start::Origin(Work(Step::Cached {
+        creq: c.creq,
+        now,
+        parts,
+        next,
+    }))
+}
+
+/// Finishes phase 6 through the origin (phase 7) for what [`start`] could
+/// not answer.
+pub async fn finish(
+    work: Work,
+    p: &Phase<'_>,
+    outcome: &mut Outcome,
+) -> Result<Response<OutBody>, ProxyError> {
+    match work.0 {
+        Step::Unsafe(req) => unsafe_method(req, p, outcome).await,
+        Step::Around(req, why) => around(req, p, why, outcome).await,
+        Step::Cached {
+            creq,
+            now,
+            parts,
+            next,
         } => {
-            c.follow(parts, reader, stale, stale_if_error, outcome)
-                .await
+            let c = Ctx { p, creq, now };
+            match next {
+                Next::Fill { writer, status } => c.fill(parts, writer, status, outcome).await,
+                Next::Revalidate {
+                    writer,
+                    stale,
+                    stale_if_error,
+                } => {
+                    c.revalidate(parts, writer, stale, stale_if_error, outcome)
+                        .await
+                }
+                Next::Follow {
+                    reader,
+                    stale,
+                    stale_if_error,
+                } => {
+                    c.follow(parts, reader, stale, stale_if_error, outcome)
+                        .await
+                }
+            }
         }
-        Lookup::GatewayTimeout => Ok(c.only_if_cached(outcome)),
     }
 }
 

@@ -78,7 +78,8 @@ pub async fn handle(
     let host = request_host(&req);
     let bytes_in = Arc::new(AtomicU64::new(0));
     let record = rt.logger.clone().map(|logger| {
-        let rec = begin_record(&req, conn, &host, &request_id, SystemTime::now());
+        let id = request_id.to_str().unwrap_or_default();
+        let rec = begin_record(&req, conn, &host, id, SystemTime::now());
         (rec, logger)
     });
     // If hyper drops this future (the client closed the connection while we
@@ -105,9 +106,8 @@ pub async fn handle(
             resp
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert(headers::X_REQUEST_ID.clone(), v);
-    }
+    resp.headers_mut()
+        .insert(headers::X_REQUEST_ID.clone(), request_id);
     let pending = guard.0.take().map(|p| complete(p, &resp, &rt, outcome));
     resp.map(|b| CountedBody::new(b, pending))
 }
@@ -171,7 +171,8 @@ async fn origin(
         RouteAction::Respond(fixed) => Ok(respond(fixed)),
         RouteAction::Static(site) => {
             let q = req.uri().query();
-            Ok(static_files::serve(site, req.method(), req.uri().path(), q, req.headers()).await)
+            let serve = static_files::serve(site, req.method(), req.uri().path(), q, req.headers());
+            Ok(Box::pin(serve).await)
         }
         RouteAction::Pool(i) => {
             let ctx = proxy::ForwardCtx {
@@ -189,11 +190,19 @@ async fn origin(
                         pool: *i,
                         fwd: &ctx,
                     };
-                    // Boxed: the cache's states would otherwise enlarge every
-                    // request's future, cached or not.
-                    Box::pin(cache::handle(req, &phase, outcome)).await
+                    match cache::start(req, &phase, outcome) {
+                        cache::Start::Done(resp) => Ok(resp),
+                        // Boxed, like every origin future below: a future is
+                        // as large as its largest state, and hyper moves the
+                        // request's future by value, so inline origin states
+                        // would cost every request (hits included) a copy of
+                        // several KiB.
+                        cache::Start::Origin(work) => {
+                            Box::pin(cache::finish(work, &phase, outcome)).await
+                        }
+                    }
                 }
-                None => proxy::forward(req, &rt.pools[*i], &ctx, outcome).await,
+                None => Box::pin(proxy::forward(req, &rt.pools[*i], &ctx, outcome)).await,
             }
         }
     }
