@@ -22,7 +22,7 @@ use crate::key::{CacheKey, KeyError, cookie_value};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::policy::{
     CacheStatus, Decision, Forward, RangeAnswer, age_value, answer_range, client_not_modified,
-    content_range, invalidation_targets, is_sf_token,
+    content_range, declared_length, invalidation_targets, is_sf_token,
 };
 use crate::purge::{Purge, PurgeError, PurgeMode, PurgeOutcome, Target};
 use crate::settings::{CacheConfig, RouteSettings};
@@ -370,29 +370,18 @@ impl Cache {
         headers.remove(TRANSFER_ENCODING);
         headers.insert(AGE, age_value(object.current_age(now)));
         headers.append(CACHE_STATUS, status.to_header_value(&self.core.config.name));
-        let stored = object.head().status;
         let len = object.body_len();
-        if stored.is_success() && client_not_modified(&req.headers, &headers) {
-            headers.remove(CONTENT_LENGTH);
-            return served(StatusCode::NOT_MODIFIED, headers, BodyPlan::Empty);
-        }
-        let (status, body) = match stored {
-            StatusCode::OK => range_plan(
-                &mut headers,
-                answer_range(&req.headers, &object.head().headers, len),
-                len,
-            ),
-            s => (s, BodyPlan::Full),
-        };
-        if body == BodyPlan::Full && !matches!(status, StatusCode::NO_CONTENT) {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-        }
-        let body = if req.method == Method::HEAD {
-            BodyPlan::Empty
-        } else {
-            body
-        };
-        served(status, headers, body)
+        answer(req, object.head(), headers, Some(len))
+    }
+
+    /// The response head for a coalesced request answered from another
+    /// request's fill as it streams in (`head` is the origin's): the
+    /// client's conditionals get 304 and a single `Range` 206 (or 416) when
+    /// the origin declared the body's length, as [`Cache::serve`] does for
+    /// stored objects. `Cache-Status` is the caller's to add.
+    pub fn serve_follower(&self, req: &CacheRequest, head: &ResponseHead) -> Served {
+        let len = declared_length(&head.headers);
+        answer(req, head, head.headers.clone(), len)
     }
 
     /// Invalidates the stored responses an unsafe request made stale
@@ -500,6 +489,41 @@ fn range_plan(headers: &mut HeaderMap, answer: RangeAnswer, len: u64) -> (Status
             (StatusCode::RANGE_NOT_SATISFIABLE, BodyPlan::Empty)
         }
     }
+}
+
+/// Answers `req` from a full response (`stored`, with `headers` already
+/// prepared to send) whose body is `len` bytes when known: 304 to satisfied
+/// conditionals, 206/416 to a single `Range`, no body to HEAD.
+fn answer(
+    req: &CacheRequest,
+    stored: &ResponseHead,
+    mut headers: HeaderMap,
+    len: Option<u64>,
+) -> Served {
+    if stored.status.is_success() && client_not_modified(&req.headers, &headers) {
+        headers.remove(CONTENT_LENGTH);
+        return served(StatusCode::NOT_MODIFIED, headers, BodyPlan::Empty);
+    }
+    let (status, body) = match (stored.status, len) {
+        (StatusCode::OK, Some(len)) => range_plan(
+            &mut headers,
+            answer_range(&req.headers, &stored.headers, len),
+            len,
+        ),
+        (s, _) => (s, BodyPlan::Full),
+    };
+    if let Some(len) = len
+        && body == BodyPlan::Full
+        && !matches!(status, StatusCode::NO_CONTENT)
+    {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let body = if req.method == Method::HEAD {
+        BodyPlan::Empty
+    } else {
+        body
+    };
+    served(status, headers, body)
 }
 
 fn served(status: StatusCode, headers: HeaderMap, body: BodyPlan) -> Served {

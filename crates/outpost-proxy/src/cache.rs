@@ -387,13 +387,26 @@ impl Ctx<'_, '_> {
         let head = ResponseHead::new(resp.status(), resp.headers().clone());
         status.fwd_status = Some(resp.status().as_u16());
         status.stored = writer.start(&head, times).is_ok();
-        let resp = if status.stored {
-            let limit = self.limit();
-            resp.map(|b| OutBody::Tee(Box::new(TeeBody::new(b, writer, limit))))
-        } else {
-            resp
+        if !status.stored {
+            return mark(resp, status, self.p, outcome);
+        }
+        // The origin was asked for the whole response; the client's own
+        // conditionals and Range apply to it as to a stored one. What the
+        // client does not take is read into the fill in the background.
+        let served = self.cache().serve_follower(&self.creq, &head);
+        let (mut parts, body) = resp.into_parts();
+        let tee = TeeBody::new(body, writer, self.limit());
+        let body = match served.body {
+            BodyPlan::Full => OutBody::Tee(Box::new(tee)),
+            BodyPlan::Range(r) => OutBody::Tee(Box::new(tee.window(r))),
+            BodyPlan::Empty => {
+                drop(tee);
+                OutBody::Empty
+            }
         };
-        mark(resp, status, self.p, outcome)
+        parts.status = served.head.status;
+        parts.headers = served.head.headers;
+        mark(Response::from_parts(parts, body), status, self.p, outcome)
     }
 
     /// A stored response that must be validated: a conditional request;
@@ -484,9 +497,17 @@ impl Ctx<'_, '_> {
                     collapsed: true,
                     ..CacheStatus::default()
                 };
-                let mut resp = Response::new(OutBody::Follow(FollowBody::new(reader)));
-                *resp.status_mut() = head.status;
-                *resp.headers_mut() = head.headers.clone();
+                // The client's own conditionals and Range apply to the
+                // shared response as they would to a stored one.
+                let served = self.cache().serve_follower(&self.creq, &head);
+                let body = match served.body {
+                    BodyPlan::Empty => OutBody::Empty,
+                    BodyPlan::Full => OutBody::Follow(FollowBody::new(reader, None)),
+                    BodyPlan::Range(r) => OutBody::Follow(FollowBody::new(reader, Some(r))),
+                };
+                let mut resp = Response::new(body);
+                *resp.status_mut() = served.head.status;
+                *resp.headers_mut() = served.head.headers;
                 Ok(mark(resp, status, self.p, outcome))
             }
             waited => {

@@ -90,6 +90,8 @@ pub struct TeeBody {
     pushed: u64,
     /// Body bytes past which the fill cannot be stored anyway.
     limit: u64,
+    /// The client's `Range`, when it asked for part of the body.
+    range: Option<Range<u64>>,
 }
 
 impl TeeBody {
@@ -99,12 +101,38 @@ impl TeeBody {
             writer: Some(writer),
             pushed: 0,
             limit,
+            range: None,
         }
     }
 
+    /// Sends the client only these body bytes; the fill still gets all of
+    /// them (the rest in the background once the range is sent).
+    pub fn window(mut self, range: Range<u64>) -> Self {
+        self.range = Some(range);
+        self
+    }
+
+    /// The part of `data` (which ended at `self.pushed`) inside the range.
+    fn visible(&self, data: &Bytes) -> Option<Bytes> {
+        let Some(r) = &self.range else {
+            return Some(data.clone());
+        };
+        let end = self.pushed;
+        let start = end - data.len() as u64;
+        let from = r.start.max(start);
+        let to = r.end.min(end);
+        // Both bounds lie inside this chunk, so the casts cannot truncate.
+        (from < to).then(|| data.slice((from - start) as usize..(to - start) as usize))
+    }
+
+    /// Whether the client has had every byte it asked for.
+    fn range_sent(&self) -> bool {
+        self.range.as_ref().is_some_and(|r| self.pushed >= r.end)
+    }
+
     fn push(&mut self, data: &Bytes) {
+        self.pushed += data.len() as u64;
         if let Some(w) = &mut self.writer {
-            self.pushed += data.len() as u64;
             // Past the limit the writer stops buffering by itself (and
             // tells its followers); keep it until the end so it can say so.
             w.push(data.clone());
@@ -118,11 +146,14 @@ impl TeeBody {
     }
 
     pub fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.range_sent() || self.inner.is_end_stream()
     }
 
     pub fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.range {
+            Some(r) => SizeHint::with_exact(r.end.saturating_sub(r.start.max(self.pushed))),
+            None => self.inner.size_hint(),
+        }
     }
 }
 
@@ -135,29 +166,51 @@ impl Body for TeeBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        match &frame {
-            Some(Ok(f)) => {
-                if let Some(d) = f.data_ref() {
-                    this.push(d);
+        loop {
+            // Past the client's range the body ends here; dropping it
+            // finishes the fill in the background.
+            if this.range_sent() {
+                return Poll::Ready(None);
+            }
+            let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+            match frame {
+                Some(Ok(f)) => {
+                    let data = match f.into_data() {
+                        Ok(data) => data,
+                        // Trailers are not stored; a client taking the
+                        // whole body still gets them.
+                        Err(trailers) if this.range.is_none() => {
+                            return Poll::Ready(Some(Ok(trailers)));
+                        }
+                        Err(_) => continue,
+                    };
+                    this.push(&data);
+                    if this.inner.is_end_stream() {
+                        this.finish();
+                    }
+                    if let Some(visible) = this.visible(&data) {
+                        return Poll::Ready(Some(Ok(Frame::data(visible))));
+                    }
                 }
-                if this.inner.is_end_stream() {
+                // Dropping the writer aborts the fill: followers fetch themselves.
+                Some(Err(e)) => {
+                    this.writer = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
                     this.finish();
+                    return Poll::Ready(None);
                 }
             }
-            // Dropping the writer aborts the fill: followers fetch themselves.
-            Some(Err(_)) => this.writer = None,
-            None => this.finish(),
         }
-        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        TeeBody::is_end_stream(self)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        TeeBody::size_hint(self)
     }
 }
 
@@ -207,16 +260,21 @@ pub async fn drain_into(mut body: OutBody, mut writer: FillWriter, mut pushed: u
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, FillError>> + Send>>;
 
-/// A coalesced request's body: the leader's chunks as they arrive. A fill
-/// that fails mid-body (leader gone with the origin, too large to share)
-/// ends this body with an error, which resets the client's stream.
+/// A coalesced request's body: the leader's chunks as they arrive, or the
+/// bytes of one range of them. A fill that fails mid-body (leader gone
+/// with the origin, too large to share) ends this body with an error, which
+/// resets the client's stream.
 pub struct FollowBody {
     chunks: ChunkStream,
     done: bool,
+    /// Only these body bytes are sent (a `Range` request).
+    range: Option<Range<u64>>,
+    /// Body offset of the next chunk.
+    offset: u64,
 }
 
 impl FollowBody {
-    pub fn new(reader: FillReader) -> Self {
+    pub fn new(reader: FillReader, range: Option<Range<u64>>) -> Self {
         let chunks = futures_util::stream::unfold(Some(reader), |state| async move {
             let mut reader = state?;
             match reader.next_chunk().await {
@@ -228,7 +286,29 @@ impl FollowBody {
         FollowBody {
             chunks: Box::pin(chunks),
             done: false,
+            range,
+            offset: 0,
         }
+    }
+
+    /// The part of `chunk` (which starts at `self.offset`) inside the
+    /// range; advances the offset. `None` when nothing of it is.
+    fn window(&mut self, chunk: Bytes) -> Option<Bytes> {
+        let start = self.offset;
+        let end = start + chunk.len() as u64;
+        self.offset = end;
+        let Some(r) = &self.range else {
+            return Some(chunk);
+        };
+        let from = r.start.max(start);
+        let to = r.end.min(end);
+        // Both bounds lie inside this chunk, so the casts cannot truncate.
+        (from < to).then(|| chunk.slice((from - start) as usize..(to - start) as usize))
+    }
+
+    /// Whether every byte of the range has been sent.
+    fn range_done(&self) -> bool {
+        self.range.as_ref().is_some_and(|r| self.offset >= r.end)
     }
 
     pub fn is_end_stream(&self) -> bool {
@@ -252,18 +332,25 @@ impl Body for FollowBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        match ready!(self.chunks.as_mut().poll_next(cx)) {
-            Some(Ok(b)) => Poll::Ready(Some(Ok(Frame::data(b)))),
-            Some(Err(e)) => {
+        loop {
+            if self.done || self.range_done() {
                 self.done = true;
-                Poll::Ready(Some(Err(Box::new(e))))
+                return Poll::Ready(None);
             }
-            None => {
-                self.done = true;
-                Poll::Ready(None)
+            match ready!(self.chunks.as_mut().poll_next(cx)) {
+                Some(Ok(b)) => {
+                    if let Some(b) = self.window(b) {
+                        return Poll::Ready(Some(Ok(Frame::data(b))));
+                    }
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Poll::Ready(Some(Err(Box::new(e))));
+                }
+                None => {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
             }
         }
     }

@@ -392,6 +392,112 @@ async fn a_hundred_concurrent_cold_requests_make_one_origin_fetch() {
 }
 
 #[tokio::test]
+async fn coalesced_requests_get_their_own_range_and_conditional_answers() {
+    // 100 KB so the body arrives in several chunks while followers stream it.
+    let body: String = (0..100_000u32)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let expected = body.clone();
+    let origin = Origin::start(move |_req: Request<Incoming>| {
+        let body = body.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Response::builder()
+                .header("cache-control", "max-age=60")
+                .header("etag", "\"v1\"")
+                .body(full(body))
+                .unwrap()
+        }
+    })
+    .await;
+    let op = Outpost::start(&config(origin.addr, "", "")).await;
+    let url = op.url("main", "/shared").await;
+    let leader = {
+        let url = url.clone();
+        tokio::spawn(async move { get(&url).await })
+    };
+    assert!(wait_until(|| origin.hits() == 1).await);
+    let (ranged, tail, conditional, other_tag) = tokio::join!(
+        get_with(&url, &[("range", "bytes=50000-50009")]),
+        get_with(&url, &[("range", "bytes=-5")]),
+        get_with(&url, &[("if-none-match", "\"v1\"")]),
+        get_with(&url, &[("if-none-match", "\"v0\"")]),
+    );
+    let leader = leader.await.unwrap();
+    assert_eq!(leader.0, StatusCode::OK);
+    assert_eq!(leader.2, expected.as_bytes());
+    assert_eq!(ranged.0, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.1["content-range"], "bytes 50000-50009/100000");
+    assert_eq!(ranged.2, expected.as_bytes()[50_000..50_010]);
+    assert_eq!(tail.0, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(tail.2, expected.as_bytes()[99_995..]);
+    assert_eq!(conditional.0, StatusCode::NOT_MODIFIED);
+    assert!(conditional.2.is_empty());
+    assert_eq!(other_tag.0, StatusCode::OK);
+    assert_eq!(other_tag.2.len(), 100_000);
+    for (_, h, _) in [&ranged, &tail, &conditional, &other_tag] {
+        assert!(cache_status(h).contains("collapsed"), "{h:?}");
+    }
+    assert_eq!(origin.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_miss_with_range_or_conditionals_gets_its_answer_and_still_fills() {
+    let body: String = (0..100_000u32)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let expected = body.clone();
+    let origin = Origin::start(move |req: Request<Incoming>| {
+        let body = body.clone();
+        async move {
+            // The cache asks for the whole response.
+            assert!(req.headers().get("range").is_none());
+            assert!(req.headers().get("if-none-match").is_none());
+            Response::builder()
+                .header("cache-control", "max-age=60")
+                .header("etag", "\"v1\"")
+                .body(full(body))
+                .unwrap()
+        }
+    })
+    .await;
+    let op = Outpost::start(&config(origin.addr, "", "")).await;
+    let ranged = op.url("main", "/ranged").await;
+    let (status, h, got) = get_with(&ranged, &[("range", "bytes=10-19")]).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(h["content-range"], "bytes 10-19/100000");
+    assert_eq!(got, expected.as_bytes()[10..20]);
+    assert!(cache_status(&h).contains("stored"), "{h:?}");
+    // The rest of the body was read into the cache after the range was sent.
+    let mut hit = (StatusCode::OK, HeaderMap::new(), bytes::Bytes::new());
+    for _ in 0..50 {
+        hit = get(&ranged).await;
+        if cache_status(&hit.1).contains("hit") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(cache_status(&hit.1).contains("hit"), "{:?}", hit.1);
+    assert_eq!(hit.2, expected.as_bytes());
+
+    let conditional = op.url("main", "/conditional").await;
+    let (status, _, got) = get_with(&conditional, &[("if-none-match", "\"v1\"")]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(got.is_empty());
+    let mut hit = (StatusCode::OK, HeaderMap::new(), bytes::Bytes::new());
+    for _ in 0..50 {
+        hit = get(&conditional).await;
+        if cache_status(&hit.1).contains("hit") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(cache_status(&hit.1).contains("hit"), "{:?}", hit.1);
+    assert_eq!(hit.2.len(), 100_000);
+    assert_eq!(origin.hits(), 2);
+}
+
+#[tokio::test]
 async fn head_and_range_requests_are_answered_from_the_stored_object() {
     let origin = fixed(
         &[("cache-control", "max-age=60"), ("etag", "\"e\"")],
