@@ -374,12 +374,13 @@ impl Cache {
         answer(req, object.head(), headers, Some(len))
     }
 
-    /// The response head for a coalesced request answered from another
-    /// request's fill as it streams in (`head` is the origin's): the
+    /// The response head for a request answered from a fill as it streams
+    /// in (the fetching request itself, or a coalesced one; `head` is the
+    /// origin's): the
     /// client's conditionals get 304 and a single `Range` 206 (or 416) when
     /// the origin declared the body's length, as [`Cache::serve`] does for
     /// stored objects. `Cache-Status` is the caller's to add.
-    pub fn serve_follower(&self, req: &CacheRequest, head: &ResponseHead) -> Served {
+    pub fn serve_streaming(&self, req: &CacheRequest, head: &ResponseHead) -> Served {
         let len = declared_length(&head.headers);
         answer(req, head, head.headers.clone(), len)
     }

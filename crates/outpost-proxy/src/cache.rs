@@ -393,7 +393,7 @@ impl Ctx<'_, '_> {
         // The origin was asked for the whole response; the client's own
         // conditionals and Range apply to it as to a stored one. What the
         // client does not take is read into the fill in the background.
-        let served = self.cache().serve_follower(&self.creq, &head);
+        let served = self.cache().serve_streaming(&self.creq, &head);
         let (mut parts, body) = resp.into_parts();
         let tee = TeeBody::new(body, writer, self.limit());
         let body = match served.body {
@@ -499,7 +499,7 @@ impl Ctx<'_, '_> {
                 };
                 // The client's own conditionals and Range apply to the
                 // shared response as they would to a stored one.
-                let served = self.cache().serve_follower(&self.creq, &head);
+                let served = self.cache().serve_streaming(&self.creq, &head);
                 let body = match served.body {
                     BodyPlan::Empty => OutBody::Empty,
                     BodyPlan::Full => OutBody::Follow(FollowBody::new(reader, None)),

@@ -24,6 +24,16 @@ use crate::body::{BoxError, OutBody};
 /// coalesced followers still answered). 60 s.
 pub const BACKGROUND_FILL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The part of `chunk`, which starts at body offset `start`, that lies
+/// inside `range`; `None` when none of it does.
+fn clip(chunk: &Bytes, start: u64, range: &Range<u64>) -> Option<Bytes> {
+    let end = start + chunk.len() as u64;
+    let from = range.start.max(start);
+    let to = range.end.min(end);
+    // Both bounds lie inside this chunk, so the casts cannot truncate.
+    (from < to).then(|| chunk.slice((from - start) as usize..(to - start) as usize))
+}
+
 /// A stored object's body, or one range of it.
 pub struct CachedBody {
     object: Arc<Object>,
@@ -49,17 +59,13 @@ impl CachedBody {
         let chunks = self.object.body();
         while let Some(chunk) = chunks.get(self.next) {
             let start = self.offset;
-            let end = start + chunk.len() as u64;
             self.next += 1;
-            self.offset = end;
+            self.offset = start + chunk.len() as u64;
             if start >= self.range.end {
                 break;
             }
-            let from = self.range.start.max(start);
-            let to = self.range.end.min(end);
-            if from < to {
-                // Both bounds lie inside this chunk, so the casts cannot truncate.
-                return Some(chunk.slice((from - start) as usize..(to - start) as usize));
+            if let Some(part) = clip(chunk, start, &self.range) {
+                return Some(part);
             }
         }
         self.next = chunks.len();
@@ -114,15 +120,10 @@ impl TeeBody {
 
     /// The part of `data` (which ended at `self.pushed`) inside the range.
     fn visible(&self, data: &Bytes) -> Option<Bytes> {
-        let Some(r) = &self.range else {
-            return Some(data.clone());
-        };
-        let end = self.pushed;
-        let start = end - data.len() as u64;
-        let from = r.start.max(start);
-        let to = r.end.min(end);
-        // Both bounds lie inside this chunk, so the casts cannot truncate.
-        (from < to).then(|| data.slice((from - start) as usize..(to - start) as usize))
+        match &self.range {
+            Some(r) => clip(data, self.pushed - data.len() as u64, r),
+            None => Some(data.clone()),
+        }
     }
 
     /// Whether the client has had every byte it asked for.
@@ -295,15 +296,11 @@ impl FollowBody {
     /// range; advances the offset. `None` when nothing of it is.
     fn window(&mut self, chunk: Bytes) -> Option<Bytes> {
         let start = self.offset;
-        let end = start + chunk.len() as u64;
-        self.offset = end;
-        let Some(r) = &self.range else {
-            return Some(chunk);
-        };
-        let from = r.start.max(start);
-        let to = r.end.min(end);
-        // Both bounds lie inside this chunk, so the casts cannot truncate.
-        (from < to).then(|| chunk.slice((from - start) as usize..(to - start) as usize))
+        self.offset = start + chunk.len() as u64;
+        match &self.range {
+            Some(r) => clip(&chunk, start, r),
+            None => Some(chunk),
+        }
     }
 
     /// Whether every byte of the range has been sent.

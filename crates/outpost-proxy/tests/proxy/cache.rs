@@ -391,25 +391,49 @@ async fn a_hundred_concurrent_cold_requests_make_one_origin_fetch() {
     );
 }
 
+/// 100,000 bytes of `abc…zabc…`, so any slice of it is recognisable.
+fn letters() -> String {
+    (0..100_000u32)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect()
+}
+
+/// An origin answering [`letters`] with `ETag: "v1"` after `delay`; it
+/// checks that the cache asks for the whole response, never forwarding a
+/// client's `Range` or `If-None-Match`.
+async fn tagged_origin(delay: Duration) -> Origin {
+    Origin::start(move |req: Request<Incoming>| async move {
+        assert!(req.headers().get("range").is_none());
+        assert!(req.headers().get("if-none-match").is_none());
+        tokio::time::sleep(delay).await;
+        Response::builder()
+            .header("cache-control", "max-age=60")
+            .header("etag", "\"v1\"")
+            .body(full(letters()))
+            .unwrap()
+    })
+    .await
+}
+
+/// GETs `url` until the answer is a cache hit (a fill finishing in the
+/// background), at most 50 times 20 ms apart; returns the last answer.
+async fn until_hit(url: &str) -> (StatusCode, HeaderMap, bytes::Bytes) {
+    let mut answer = get(url).await;
+    for _ in 0..50 {
+        if cache_status(&answer.1).contains("hit") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        answer = get(url).await;
+    }
+    answer
+}
+
 #[tokio::test]
 async fn coalesced_requests_get_their_own_range_and_conditional_answers() {
     // 100 KB so the body arrives in several chunks while followers stream it.
-    let body: String = (0..100_000u32)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
-    let expected = body.clone();
-    let origin = Origin::start(move |_req: Request<Incoming>| {
-        let body = body.clone();
-        async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            Response::builder()
-                .header("cache-control", "max-age=60")
-                .header("etag", "\"v1\"")
-                .body(full(body))
-                .unwrap()
-        }
-    })
-    .await;
+    let expected = letters();
+    let origin = tagged_origin(Duration::from_millis(300)).await;
     let op = Outpost::start(&config(origin.addr, "", "")).await;
     let url = op.url("main", "/shared").await;
     let leader = {
@@ -443,24 +467,8 @@ async fn coalesced_requests_get_their_own_range_and_conditional_answers() {
 
 #[tokio::test]
 async fn a_miss_with_range_or_conditionals_gets_its_answer_and_still_fills() {
-    let body: String = (0..100_000u32)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
-    let expected = body.clone();
-    let origin = Origin::start(move |req: Request<Incoming>| {
-        let body = body.clone();
-        async move {
-            // The cache asks for the whole response.
-            assert!(req.headers().get("range").is_none());
-            assert!(req.headers().get("if-none-match").is_none());
-            Response::builder()
-                .header("cache-control", "max-age=60")
-                .header("etag", "\"v1\"")
-                .body(full(body))
-                .unwrap()
-        }
-    })
-    .await;
+    let expected = letters();
+    let origin = tagged_origin(Duration::ZERO).await;
     let op = Outpost::start(&config(origin.addr, "", "")).await;
     let ranged = op.url("main", "/ranged").await;
     let (status, h, got) = get_with(&ranged, &[("range", "bytes=10-19")]).await;
@@ -469,14 +477,7 @@ async fn a_miss_with_range_or_conditionals_gets_its_answer_and_still_fills() {
     assert_eq!(got, expected.as_bytes()[10..20]);
     assert!(cache_status(&h).contains("stored"), "{h:?}");
     // The rest of the body was read into the cache after the range was sent.
-    let mut hit = (StatusCode::OK, HeaderMap::new(), bytes::Bytes::new());
-    for _ in 0..50 {
-        hit = get(&ranged).await;
-        if cache_status(&hit.1).contains("hit") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let hit = until_hit(&ranged).await;
     assert!(cache_status(&hit.1).contains("hit"), "{:?}", hit.1);
     assert_eq!(hit.2, expected.as_bytes());
 
@@ -484,14 +485,7 @@ async fn a_miss_with_range_or_conditionals_gets_its_answer_and_still_fills() {
     let (status, _, got) = get_with(&conditional, &[("if-none-match", "\"v1\"")]).await;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
     assert!(got.is_empty());
-    let mut hit = (StatusCode::OK, HeaderMap::new(), bytes::Bytes::new());
-    for _ in 0..50 {
-        hit = get(&conditional).await;
-        if cache_status(&hit.1).contains("hit") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let hit = until_hit(&conditional).await;
     assert!(cache_status(&hit.1).contains("hit"), "{:?}", hit.1);
     assert_eq!(hit.2.len(), 100_000);
     assert_eq!(origin.hits(), 2);
