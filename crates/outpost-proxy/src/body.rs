@@ -27,8 +27,8 @@ pub enum OutBody {
     /// An origin body from hyper's client; the guard keeps the request
     /// counted in flight on its backend until the body is done.
     Upstream(Incoming, Option<crate::pool::InFlight>),
-    /// An HTTP/1.1 origin body that also drives its connection (`h1pool`).
-    Driven(crate::h1pool::DrivenBody),
+    /// An HTTP/1.1 origin body read from its connection (`h1pool`).
+    H1(crate::h1pool::H1Body),
     File(FileBody),
     /// A stored object's bytes, or a range of them (`cache`).
     Cached(crate::cache::CachedBody),
@@ -57,7 +57,7 @@ impl Body for OutBody {
             OutBody::Empty => Poll::Ready(None),
             OutBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             OutBody::Upstream(inc, _) => Pin::new(inc).poll_frame(cx).map_err(Into::into),
-            OutBody::Driven(d) => Pin::new(d).poll_frame(cx),
+            OutBody::H1(d) => Pin::new(d).poll_frame(cx),
             OutBody::File(f) => f.poll_chunk(cx),
             OutBody::Cached(c) => Poll::Ready(c.next_chunk().map(|b| Ok(Frame::data(b)))),
             OutBody::Tee(t) => Pin::new(&mut **t).poll_frame(cx),
@@ -70,7 +70,7 @@ impl Body for OutBody {
             OutBody::Empty => true,
             OutBody::Full(b) => b.is_none(),
             OutBody::Upstream(inc, _) => inc.is_end_stream(),
-            OutBody::Driven(d) => d.is_end_stream(),
+            OutBody::H1(d) => d.is_end_stream(),
             OutBody::File(f) => f.remaining == 0,
             OutBody::Cached(c) => c.is_end_stream(),
             OutBody::Tee(t) => t.is_end_stream(),
@@ -83,7 +83,7 @@ impl Body for OutBody {
             OutBody::Empty => SizeHint::with_exact(0),
             OutBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             OutBody::Upstream(inc, _) => inc.size_hint(),
-            OutBody::Driven(d) => d.size_hint(),
+            OutBody::H1(d) => d.size_hint(),
             OutBody::File(f) => SizeHint::with_exact(f.remaining),
             OutBody::Cached(c) => SizeHint::with_exact(c.remaining()),
             OutBody::Tee(t) => t.size_hint(),

@@ -11,6 +11,7 @@ mod body;
 mod cache;
 mod conn_limit;
 pub mod error;
+mod h1codec;
 mod h1pool;
 mod headers;
 mod idle;

@@ -18,7 +18,7 @@ use outpost_config::Limits;
 
 use crate::body::{LimitedBody, OutBody};
 use crate::error::{ErrorKind, ProxyError, Side};
-use crate::h1pool::{DrivenBody, H1Conn, Overflow};
+use crate::h1pool::Overflow;
 use crate::headers;
 use crate::metrics::Metrics;
 use crate::pipeline::{ConnInfo, Outcome};
@@ -51,23 +51,32 @@ pub async fn forward(
         upgrade,
         via,
     };
-    let (resp, conn, home) = exchange_parts(parts, body, sent, pool, ctx, outcome).await?;
+    let (mut resp, home) = exchange_parts(parts, body, sent, pool, ctx, outcome).await?;
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS
         && let Some(down) = downstream_upgrade
     {
-        let mut resp = resp;
-        let up = hyper::upgrade::on(&mut resp);
-        if let Some(c) = conn {
-            // The origin connection hands its I/O to the upgrade when it ends.
-            tokio::spawn(c.run());
+        drop(home);
+        match resp.body_mut() {
+            OutBody::H1(b) => {
+                if let Some(up) = b.take_upgraded() {
+                    tokio::spawn(tunnel(down, up));
+                }
+            }
+            _ => {
+                let up = hyper::upgrade::on(&mut resp);
+                tokio::spawn(async move {
+                    if let Ok(up) = up.await {
+                        tunnel(down, TokioIo::new(up)).await;
+                    }
+                });
+            }
         }
-        tokio::spawn(tunnel(down, up));
         headers::strip_hop_by_hop(resp.headers_mut(), true);
         headers::append_via(resp.headers_mut(), via);
-        return Ok(resp.map(|b| OutBody::Upstream(b, None)));
+        return Ok(resp);
     }
-    Ok(response(resp, conn, home, via))
+    Ok(response(resp, home, via))
 }
 
 /// Forwards a request without a body from its head alone: the cache's
@@ -85,9 +94,9 @@ pub async fn forward_head(
         upgrade: false,
         via,
     };
-    let (resp, conn, home) =
+    let (resp, home) =
         exchange_parts(parts, LimitedBody::empty(), sent, pool, ctx, outcome).await?;
-    Ok(response(resp, conn, home, via))
+    Ok(response(resp, home, via))
 }
 
 /// How a request is sent: whether a failed try may be rebuilt from its
@@ -125,18 +134,15 @@ async fn exchange_parts(
 
 /// The origin's response as the client gets it: hop-by-hop headers
 /// removed, our `Via` added, the body keeping its backend counted in flight.
-fn response(
-    mut resp: Response<Incoming>,
-    conn: Option<H1Conn>,
-    home: InFlight,
-    via: &'static str,
-) -> Response<OutBody> {
+fn response(mut resp: Response<OutBody>, home: InFlight, via: &'static str) -> Response<OutBody> {
     headers::strip_hop_by_hop(resp.headers_mut(), false);
     headers::append_via(resp.headers_mut(), via);
-    match conn {
-        Some(c) => resp.map(|b| OutBody::Driven(DrivenBody::new(b, c, home))),
-        None => resp.map(|b| OutBody::Upstream(b, Some(home))),
+    match resp.body_mut() {
+        OutBody::H1(b) => b.set_home(home),
+        OutBody::Upstream(_, h) => *h = Some(home),
+        _ => {}
     }
+    resp
 }
 
 fn add_forwarded(h: &mut http::HeaderMap, ctx: &ForwardCtx<'_>, via: &'static str) {
@@ -162,7 +168,7 @@ struct TryPlan<'a> {
     deadline: Instant,
 }
 
-type Exchanged = (Response<Incoming>, Option<H1Conn>, InFlight);
+type Exchanged = (Response<OutBody>, InFlight);
 
 impl<'a> TryPlan<'a> {
     fn new(
@@ -224,20 +230,24 @@ impl<'a> TryPlan<'a> {
             let Some(r) = req.take().or_else(|| self.rebuild()) else {
                 return Err(last.into());
             };
-            let r = self.address(r, backend)?;
+            let r = match &backend.transport {
+                // Our own HTTP/1.1 client writes `path` as the request line.
+                Transport::Http1(_) => r,
+                Transport::Pooled(_) => self.address(r, backend)?,
+            };
             let sent = Instant::now();
             let per_try = match pool.config.retry.per_try_timeout {
                 Some(t) => (sent + t).min(self.deadline),
                 None => self.deadline,
             };
-            let result = tokio::time::timeout_at(per_try.into(), exchange(backend, r)).await;
+            let result = tokio::time::timeout_at(per_try.into(), exchange(backend, r, self.path.as_str())).await;
             let took = sent.elapsed();
             outcome.upstream_ms = Some((took.as_secs_f64() * 1e6).round() / 1e3);
             let (kind, returned) = match result {
-                Ok(Ok((resp, conn))) => {
+                Ok(Ok(resp)) => {
                     backend.observe_latency(took);
                     pool.report(backend, Verdict::Status(resp.status().as_u16()));
-                    return Ok((resp, conn, home));
+                    return Ok((resp, home));
                 }
                 Ok(Err(f)) => (f.kind, f.request),
                 Err(_) => (ErrorKind::ResponseTimeout, None),
@@ -323,43 +333,33 @@ struct TryFailure {
     request: Option<Request<LimitedBody>>,
 }
 
-/// Sends the request on the backend's HTTP/1.1 path or through hyper's client.
+/// Sends the request on the backend's HTTP/1.1 path (`target` is its
+/// request line) or through hyper's client.
 async fn exchange(
     backend: &Backend,
-    mut req: Request<LimitedBody>,
-) -> Result<(Response<Incoming>, Option<H1Conn>), TryFailure> {
+    req: Request<LimitedBody>,
+    target: &str,
+) -> Result<Response<OutBody>, TryFailure> {
     match &backend.transport {
-        Transport::Http1(h1) => {
-            // On a connection of our own the request line carries origin-form.
-            let absolute = std::mem::take(req.uri_mut());
-            *req.uri_mut() = absolute
-                .path_and_query()
-                .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
-            match h1.send(req).await {
-                Ok((resp, conn)) => Ok((resp, Some(conn))),
-                Err(e) => Err(TryFailure {
-                    kind: if e.error.is::<Overflow>() {
-                        ErrorKind::UpstreamOverflow
-                    } else {
-                        classify(e.error.as_ref())
-                    },
-                    request: e.request.map(|mut r| {
-                        *r.uri_mut() = absolute;
-                        r
-                    }),
-                }),
-            }
-        }
-        Transport::Pooled(client) => {
-            client
-                .request(req)
-                .await
-                .map(|r| (r, None))
-                .map_err(|e| TryFailure {
-                    kind: classify(&e),
-                    request: None,
-                })
-        }
+        Transport::Http1(h1) => match h1.send(req, target).await {
+            Ok(resp) => Ok(resp.map(OutBody::H1)),
+            Err(e) => Err(TryFailure {
+                kind: if e.error.is::<Overflow>() {
+                    ErrorKind::UpstreamOverflow
+                } else {
+                    classify(e.error.as_ref())
+                },
+                request: e.request,
+            }),
+        },
+        Transport::Pooled(client) => client
+            .request(req)
+            .await
+            .map(|r| r.map(|b| OutBody::Upstream(b, None)))
+            .map_err(|e| TryFailure {
+                kind: classify(&e),
+                request: None,
+            }),
     }
 }
 
@@ -373,13 +373,14 @@ fn via_for(v: Version) -> &'static str {
 
 /// Copies bytes both ways between an upgraded client and origin connection
 /// until either side closes. The downstream side keeps its idle timeout.
-async fn tunnel(down: hyper::upgrade::OnUpgrade, up: hyper::upgrade::OnUpgrade) {
-    let (down, up) = match tokio::join!(down, up) {
-        (Ok(d), Ok(u)) => (d, u),
-        _ => return,
+async fn tunnel<U>(down: hyper::upgrade::OnUpgrade, mut up: U)
+where
+    U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Ok(down) = down.await else {
+        return;
     };
     let mut down = TokioIo::new(down);
-    let mut up = TokioIo::new(up);
     if let Err(e) = tokio::io::copy_bidirectional(&mut down, &mut up).await {
         tracing::debug!(error = %e, "upgraded tunnel closed with error");
     }

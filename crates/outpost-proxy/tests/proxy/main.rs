@@ -6,6 +6,7 @@ mod balance;
 mod basics;
 mod cache;
 mod limits;
+mod origin_wire;
 mod reload;
 mod rules;
 mod statics;

@@ -1,0 +1,250 @@
+//! Outpost's own HTTP/1.1 client against origins scripted byte by byte:
+//! every response framing, interim responses, broken and ambiguous
+//! responses, connection reuse, and an origin that answers before the
+//! upload is done.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::{Method, Request, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::util::*;
+
+/// A scripted reply: the bytes to write (in pieces, with a pause between
+/// them, so heads and chunks arrive split) and whether to close afterwards.
+struct Reply {
+    pieces: Vec<Vec<u8>>,
+    close: bool,
+}
+
+fn reply(bytes: &str, piece: usize, close: bool) -> Reply {
+    Reply {
+        pieces: bytes.as_bytes().chunks(piece).map(<[u8]>::to_vec).collect(),
+        close,
+    }
+}
+
+/// Starts an origin that reads request heads (requests carry no body) and
+/// answers each with `script(method, path)`. Returns its address and the
+/// number of connections it accepted.
+async fn scripted<F>(script: F) -> (SocketAddr, Arc<AtomicUsize>)
+where
+    F: Fn(&str, &str) -> Reply + Send + Sync + 'static,
+{
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counted = conns.clone();
+    let script = Arc::new(script);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = tcp.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let script = script.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&got[..end]).into_owned();
+                    got.drain(..end + 4);
+                    let mut line = head.split(' ');
+                    let (method, path) = (line.next().unwrap_or(""), line.next().unwrap_or(""));
+                    let r = script(method, path);
+                    for p in &r.pieces {
+                        if s.write_all(p).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    if r.close {
+                        let _ = s.shutdown().await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, conns)
+}
+
+fn script(method: &str, path: &str) -> Reply {
+    match (method, path) {
+        (_, "/chunked") => reply(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            3,
+            false,
+        ),
+        (_, "/close") => reply("HTTP/1.1 200 OK\r\n\r\nuntil the origin closes", 5, true),
+        (_, "/both") => reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            64,
+            false,
+        ),
+        (_, "/two-lengths") => reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            64,
+            false,
+        ),
+        (_, "/interim") => reply(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            7,
+            false,
+        ),
+        (_, "/garbage") => reply("NOT HTTP AT ALL\r\n\r\n", 64, false),
+        (_, "/short") => reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b",
+            64,
+            true,
+        ),
+        ("HEAD", _) => reply("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n", 64, false),
+        _ => reply("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain", 1, false),
+    }
+}
+
+async fn head(url: &str) -> (StatusCode, http::HeaderMap) {
+    let req = Request::builder()
+        .method(Method::HEAD)
+        .uri(url)
+        .body(full(""))
+        .unwrap();
+    let (s, h, body) = send(&h1_client(), req).await;
+    assert!(body.is_empty());
+    (s, h)
+}
+
+#[tokio::test]
+async fn every_response_framing_and_when_connections_are_reused() {
+    let (origin, conns) = scripted(script).await;
+    let op = Outpost::start(&proxy_config(origin, "", "")).await;
+    let base = op.url("main", "").await;
+    let at = |p: &str| format!("{base}{p}");
+
+    // Content-Length, the head and body arriving one byte at a time.
+    let (s, _, b) = get(&at("/plain")).await;
+    assert_eq!((s, &b[..]), (StatusCode::OK, &b"plain"[..]));
+    // Chunked with an extension and trailers, in 3-byte pieces; the same
+    // connection serves both requests.
+    for _ in 0..2 {
+        let (s, _, b) = get(&at("/chunked")).await;
+        assert_eq!((s, &b[..]), (StatusCode::OK, &b"hello world"[..]));
+    }
+    // A HEAD response: the length header stays, no body is read.
+    let (s, h) = head(&at("/x")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["content-length"], "50");
+    let (s, _, b) = get(&at("/plain")).await;
+    assert_eq!((s, &b[..]), (StatusCode::OK, &b"plain"[..]));
+    assert_eq!(conns.load(Ordering::SeqCst), 1, "one connection so far");
+
+    // Interim 100 and 103 heads are skipped.
+    let (s, _, b) = get(&at("/interim")).await;
+    assert_eq!((s, &b[..]), (StatusCode::OK, &b"ok"[..]));
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+
+    // Delimited by close: complete body, and the connection is not reused.
+    let (s, _, b) = get(&at("/close")).await;
+    assert_eq!((s, &b[..]), (StatusCode::OK, &b"until the origin closes"[..]));
+    let (s, _, _) = get(&at("/plain")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(conns.load(Ordering::SeqCst), 2, "a new connection after close");
+
+    // Transfer-Encoding wins over Content-Length, and that connection is
+    // not trusted again.
+    let (s, _, b) = get(&at("/both")).await;
+    assert_eq!((s, &b[..]), (StatusCode::OK, &b"hello"[..]));
+    let (s, _, _) = get(&at("/plain")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(conns.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn broken_origin_responses_are_502_or_a_cut_body() {
+    let (origin, _) = scripted(script).await;
+    let op = Outpost::start(&proxy_config(origin, "", "")).await;
+    let base = op.url("main", "").await;
+    let (s, _, _) = get(&format!("{base}/two-lengths")).await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "conflicting Content-Length");
+    let (s, _, _) = get(&format!("{base}/garbage")).await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "not HTTP");
+    // The origin promised 100 bytes and closed after 10: the client sees
+    // the head and those bytes, then the connection ends early.
+    let addr = op.addr("main").await;
+    let out = raw(
+        addr,
+        b"GET /short HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("content-length: 100"), "{out}");
+    let body = &out[out.find("\r\n\r\n").unwrap() + 4..];
+    assert_eq!(body, "only ten b");
+}
+
+#[tokio::test]
+async fn an_early_origin_answer_ends_the_upload() {
+    // The origin rejects the upload after reading only the head, and keeps
+    // the connection open without reading the body.
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = tcp.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = tcp.accept().await {
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nnope")
+                    .await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            });
+        }
+    });
+    let op = Outpost::start(&proxy_config(origin, "", "")).await;
+    let addr = op.addr("main").await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let len = 64 * 1024 * 1024;
+    s.write_all(
+        format!("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    let writer = tokio::spawn(async move {
+        let chunk = vec![b'u'; 64 * 1024];
+        for _ in 0..len / chunk.len() {
+            if wr.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    let got = tokio::time::timeout(Duration::from_secs(5), async {
+        while !out.windows(4).any(|w| w == b"nope") {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    assert!(got.is_ok(), "no answer while the upload was blocked");
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+}
