@@ -11,6 +11,8 @@
 //! fields; chunk-size lines of [`MAX_CHUNK_LINE`]; trailers of
 //! [`MAX_TRAILER_BYTES`] (read and dropped).
 
+use std::mem::MaybeUninit;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
@@ -179,9 +181,11 @@ struct Field {
 fn parse_one(buf: &mut BytesMut, head_request: bool) -> Result<Option<ResponseHead>, ParseError> {
     let mut fields = [Field::default(); MAX_HEADERS];
     let (len, code, minor, count) = {
-        let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut raw);
-        let len = match resp.parse(buf) {
+        let mut raw = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut []);
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut resp, buf, &mut raw,
+        ) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 if buf.len() > MAX_HEAD_BYTES {

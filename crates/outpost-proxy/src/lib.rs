@@ -109,4 +109,41 @@ pub mod fuzzing {
         });
         let _ = crate::pool::dns::parse_response(data, id);
     }
+
+    /// Reads bytes as an origin's HTTP/1.1 response the way `h1pool` does:
+    /// the head (first byte: whether the request was HEAD), then a chunked
+    /// body when the head says so, fed in pieces of varying size.
+    pub fn origin_response(data: &[u8]) {
+        use crate::h1codec::{ChunkedDecoder, Decoded, ResponseFraming, parse_response_head};
+        let Some((&first, rest)) = data.split_first() else {
+            return;
+        };
+        let piece = usize::from(first >> 1).max(1);
+        let mut buf = bytes::BytesMut::new();
+        let mut input = rest.chunks(piece);
+        let head = loop {
+            match parse_response_head(&mut buf, first & 1 == 1) {
+                Ok(Some(h)) => break h,
+                Ok(None) => match input.next() {
+                    Some(p) => buf.extend_from_slice(p),
+                    None => return,
+                },
+                Err(_) => return,
+            }
+        };
+        if head.framing != ResponseFraming::Chunked {
+            return;
+        }
+        let mut dec = ChunkedDecoder::default();
+        loop {
+            match dec.decode(&mut buf) {
+                Ok(Decoded::Data(d)) => assert!(!d.is_empty()),
+                Ok(Decoded::NeedMore) => match input.next() {
+                    Some(p) => buf.extend_from_slice(p),
+                    None => return,
+                },
+                Ok(Decoded::End) | Err(_) => return,
+            }
+        }
+    }
 }
