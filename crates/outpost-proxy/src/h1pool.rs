@@ -186,6 +186,22 @@ impl H1Pool {
         }
     }
 
+    /// An idle connection (`true`: reused) or a new one. The slow path is
+    /// boxed: waiting for a slot and dialing are large futures that would
+    /// otherwise enlarge every request's future, which is moved by value.
+    async fn connection(&self) -> Result<(H1Conn, bool), BoxError> {
+        if let Some(c) = self.checkout() {
+            return Ok((c, true));
+        }
+        Box::pin(async {
+            match self.reserve().await? {
+                Ok(c) => Ok((c, true)),
+                Err(slot) => Ok((self.dial(slot).await?, false)),
+            }
+        })
+        .await
+    }
+
     /// An idle connection, or a slot for a new one. When every slot is taken
     /// the request waits (up to the connect timeout) unless `max_pending`
     /// requests already do.
@@ -234,12 +250,8 @@ impl H1Pool {
         req: Request<LimitedBody>,
         target: &str,
     ) -> Result<Response<H1Body>, SendError> {
-        let (mut c, reused) = match self.reserve().await {
-            Ok(Ok(c)) => (c, true),
-            Ok(Err(slot)) => match self.dial(slot).await {
-                Ok(c) => (c, false),
-                Err(error) => return Err(unsent(error, req)),
-            },
+        let (mut c, reused) = match self.connection().await {
+            Ok(c) => c,
             Err(error) => return Err(unsent(error, req)),
         };
         let (parts, mut body) = req.into_parts();
@@ -265,12 +277,8 @@ impl H1Pool {
                 && is_idempotent(&parts.method)
             {
                 drop(c);
-                c = match self.reserve().await {
-                    Ok(Ok(c)) => c,
-                    Ok(Err(slot)) => match self.dial(slot).await {
-                        Ok(c) => c,
-                        Err(error) => return Err(failed(error)),
-                    },
+                c = match self.connection().await {
+                    Ok((c, _)) => c,
                     Err(error) => return Err(failed(error)),
                 };
                 r = exchange_bodiless(&mut c, &head, head_request).await;
