@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::request::Parts;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use outpost_cache::policy::{fill_request_headers, is_safe};
@@ -27,7 +27,7 @@ use outpost_config::RouteCache;
 
 pub use body::{BACKGROUND_FILL_TIMEOUT, CachedBody, FollowBody, TeeBody};
 
-use crate::body::OutBody;
+use crate::body::{BoxError, OutBody};
 use crate::error::{ProxyError, status_page};
 use crate::headers;
 use crate::pipeline::{ConnInfo, Outcome};
@@ -500,10 +500,13 @@ impl Ctx<'_, '_> {
                 // The client's own conditionals and Range apply to the
                 // shared response as they would to a stored one.
                 let served = self.cache().serve_streaming(&self.creq, &head);
+                let resume = || self.resume(&parts, &head);
                 let body = match served.body {
                     BodyPlan::Empty => OutBody::Empty,
-                    BodyPlan::Full => OutBody::Follow(FollowBody::new(reader, None)),
-                    BodyPlan::Range(r) => OutBody::Follow(FollowBody::new(reader, Some(r))),
+                    BodyPlan::Full => OutBody::Follow(FollowBody::new(reader, None, resume())),
+                    BodyPlan::Range(r) => {
+                        OutBody::Follow(FollowBody::new(reader, Some(r), resume()))
+                    }
                 };
                 let mut resp = Response::new(body);
                 *resp.status_mut() = served.head.status;
@@ -544,6 +547,27 @@ impl Ctx<'_, '_> {
         )
     }
 
+    /// How a coalesced request fetches the rest of a body that outgrew the
+    /// fill's buffer: only for a response with a strong `ETag`, which an
+    /// `If-Range` request can tie the rest to.
+    fn resume(&self, parts: &Parts, head: &ResponseHead) -> Option<Resume> {
+        let etag = head.headers.get(header::ETAG)?;
+        if etag.as_bytes().starts_with(b"W/") {
+            return None;
+        }
+        let mut parts = parts.clone();
+        fill_request_headers(&mut parts.headers, None);
+        parts.method = http::Method::GET;
+        Some(Resume {
+            rt: Arc::clone(self.p.rt),
+            conn: self.p.fwd.conn.clone(),
+            host: self.p.fwd.host.to_owned(),
+            pool: self.p.pool,
+            parts,
+            etag: etag.clone(),
+        })
+    }
+
     /// Starts a stale-while-revalidate refresh on its own task; the client
     /// already has its stale answer.
     fn spawn_refresh(&self, writer: FillWriter, stale: Arc<Object>, parts: &Parts) {
@@ -558,6 +582,75 @@ impl Ctx<'_, '_> {
         };
         tokio::spawn(job.run(parts, writer, stale));
     }
+}
+
+/// The rest of a shared body, fetched by one coalesced request after the
+/// fill stopped buffering (too large to share): `Range: bytes=N-` with
+/// `If-Range` set to the response's strong `ETag`, so only the same
+/// representation continues what the client already has.
+pub struct Resume {
+    rt: Arc<Runtime>,
+    conn: ConnInfo,
+    host: String,
+    pool: usize,
+    /// The request head, without conditionals and `Range`.
+    parts: Parts,
+    etag: HeaderValue,
+}
+
+/// The origin would not continue the same representation.
+#[derive(Debug, thiserror::Error)]
+#[error("the origin could not continue the shared response from byte {offset}")]
+pub struct ResumeFailed {
+    offset: u64,
+}
+
+impl Resume {
+    /// The body from byte `offset` on, and how many of its leading bytes to
+    /// skip: a `206` starting at `offset` (skip 0), or a `200` with the same
+    /// `ETag` from an origin that ignores ranges (skip `offset`).
+    pub async fn fetch(self, offset: u64) -> Result<(OutBody, u64), BoxError> {
+        let Resume {
+            rt,
+            conn,
+            host,
+            pool,
+            mut parts,
+            etag,
+        } = self;
+        let range = HeaderValue::try_from(format!("bytes={offset}-"))?;
+        parts.headers.insert(header::RANGE, range);
+        parts.headers.insert(header::IF_RANGE, etag.clone());
+        let fwd = ForwardCtx {
+            conn: &conn,
+            host: &host,
+            limits: &rt.config.limits,
+            bytes_in: Arc::default(),
+            metrics: &rt.metrics,
+        };
+        let mut outcome = Outcome::new();
+        let resp = proxy::forward_head(parts, &rt.pools[pool], &fwd, &mut outcome)
+            .await
+            .map_err(|_| ResumeFailed { offset })?;
+        let tag = resp.headers().get(header::ETAG);
+        let skip = match resp.status() {
+            StatusCode::PARTIAL_CONTENT
+                if tag.is_none_or(|t| t == etag) && range_start(resp.headers()) == Some(offset) =>
+            {
+                0
+            }
+            StatusCode::OK if tag == Some(&etag) => offset,
+            _ => return Err(ResumeFailed { offset }.into()),
+        };
+        Ok((resp.into_body(), skip))
+    }
+}
+
+/// The first byte position of a `Content-Range: bytes first-last/len`.
+fn range_start(h: &HeaderMap) -> Option<u64> {
+    let v = h.get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let rest = v.strip_prefix("bytes ")?;
+    rest.split('-').next()?.trim().parse().ok()
 }
 
 /// A background revalidation, owning what it needs beyond the request.

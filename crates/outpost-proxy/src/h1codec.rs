@@ -183,9 +183,9 @@ fn parse_one(buf: &mut BytesMut, head_request: bool) -> Result<Option<ResponseHe
     let (len, code, minor, count) = {
         let mut raw = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut []);
-        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-            &mut resp, buf, &mut raw,
-        ) {
+        let len = match httparse::ParserConfig::default()
+            .parse_response_with_uninit_headers(&mut resp, buf, &mut raw)
+        {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 if buf.len() > MAX_HEAD_BYTES {
@@ -315,9 +315,7 @@ fn content_length(headers: &HeaderMap) -> Result<u64, ParseError> {
             if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
                 return Err(ParseError::ContentLength);
             }
-            let n = part
-                .iter()
-                .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+            let n = part.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
             if found.is_some_and(|f| f != n) {
                 return Err(ParseError::ContentLength);
             }
@@ -477,13 +475,22 @@ mod tests {
         assert_eq!(&d[..], b"GET /x?y HTTP/1.1\r\nhost: a\r\n\r\n");
         d.clear();
         encode_request_head(&mut d, &Method::POST, "/", &h, RequestFraming::Empty);
-        assert_eq!(&d[..], b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\n\r\n");
+        assert_eq!(
+            &d[..],
+            b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\n\r\n"
+        );
         d.clear();
         encode_request_head(&mut d, &Method::PUT, "/", &h, RequestFraming::Length(1234));
-        assert_eq!(&d[..], b"PUT / HTTP/1.1\r\nhost: a\r\ncontent-length: 1234\r\n\r\n");
+        assert_eq!(
+            &d[..],
+            b"PUT / HTTP/1.1\r\nhost: a\r\ncontent-length: 1234\r\n\r\n"
+        );
         d.clear();
         encode_request_head(&mut d, &Method::PUT, "/", &h, RequestFraming::Chunked);
-        assert_eq!(&d[..], b"PUT / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n");
+        assert_eq!(
+            &d[..],
+            b"PUT / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
         d.clear();
         encode_chunk(&mut d, &[b'x'; 26]);
         assert_eq!(&d[..4], b"1a\r\n");
@@ -502,13 +509,19 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(r.framing, ResponseFraming::Empty);
-        let r = parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", false)
-            .unwrap()
-            .unwrap();
+        let r = parse(
+            "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
+            false,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.framing, ResponseFraming::Empty);
-        let r = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false)
-            .unwrap()
-            .unwrap();
+        let r = parse(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            false,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.framing, ResponseFraming::Chunked);
         assert!(r.reusable);
         let r = parse(
@@ -524,9 +537,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(r.framing, ResponseFraming::Close);
-        let r = parse("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", false)
-            .unwrap()
-            .unwrap();
+        let r = parse(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            false,
+        )
+        .unwrap()
+        .unwrap();
         assert!(!r.reusable);
         let r = parse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false)
             .unwrap()
@@ -536,19 +552,29 @@ mod tests {
         let r = parse("HTTP/1.1 200 OK\r\n\r\n", false).unwrap().unwrap();
         assert_eq!(r.framing, ResponseFraming::Close);
         assert!(!r.reusable);
-        let r = parse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", false)
-            .unwrap()
-            .unwrap();
+        let r = parse(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+            false,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.framing, ResponseFraming::Upgrade);
     }
 
     #[test]
     fn content_length_must_agree() {
-        let ok = parse("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\nContent-Length: 7\r\n\r\n", false);
+        let ok = parse(
+            "HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\nContent-Length: 7\r\n\r\n",
+            false,
+        );
         assert_eq!(ok.unwrap().unwrap().framing, ResponseFraming::Length(7));
         for bad in ["7, 8", "-1", "+7", "0x10", "", "99999999999999999999"] {
             let raw = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n");
-            assert_eq!(parse(&raw, false).unwrap_err(), ParseError::ContentLength, "{bad}");
+            assert_eq!(
+                parse(&raw, false).unwrap_err(),
+                ParseError::ContentLength,
+                "{bad}"
+            );
         }
     }
 
@@ -570,7 +596,9 @@ mod tests {
 
     #[test]
     fn head_limits() {
-        let many: String = (0..MAX_HEADERS + 1).map(|i| format!("x-{i}: v\r\n")).collect();
+        let many: String = (0..MAX_HEADERS + 1)
+            .map(|i| format!("x-{i}: v\r\n"))
+            .collect();
         let raw = format!("HTTP/1.1 200 OK\r\n{many}\r\n");
         assert_eq!(parse(&raw, false).unwrap_err(), ParseError::HeadTooLarge);
         let big = format!("HTTP/1.1 200 OK\r\nx: {}", "a".repeat(MAX_HEAD_BYTES));
@@ -579,7 +607,10 @@ mod tests {
             parse("HTTP/1.1 200 OK\r\nbad header\r\n\r\n", false),
             Err(ParseError::Head(_))
         ));
-        assert!(matches!(parse("HTTQ/1.1 200 OK\r\n\r\n", false), Err(ParseError::Head(_))));
+        assert!(matches!(
+            parse("HTTQ/1.1 200 OK\r\n\r\n", false),
+            Err(ParseError::Head(_))
+        ));
     }
 
     fn decode_all(raw: &[u8]) -> Result<(Vec<u8>, BytesMut), ParseError> {
@@ -601,9 +632,10 @@ mod tests {
 
     #[test]
     fn chunked_decoding() {
-        let (body, rest) =
-            decode_all(b"5\r\nhello\r\n1A;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nx-t: 1\r\n\r\nNEXT")
-                .unwrap();
+        let (body, rest) = decode_all(
+            b"5\r\nhello\r\n1A;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nx-t: 1\r\n\r\nNEXT",
+        )
+        .unwrap();
         assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz");
         assert!(rest.is_empty());
         for bad in [
@@ -614,7 +646,11 @@ mod tests {
             b"1000000000000000\r\n",
             b"5 x\r\n",
         ] {
-            assert!(decode_all(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                decode_all(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let long = format!("5;{}\r\n", "e".repeat(MAX_CHUNK_LINE));
         assert!(decode_all(long.as_bytes()).is_err());

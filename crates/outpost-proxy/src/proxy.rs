@@ -240,7 +240,9 @@ impl<'a> TryPlan<'a> {
                 Some(t) => (sent + t).min(self.deadline),
                 None => self.deadline,
             };
-            let result = tokio::time::timeout_at(per_try.into(), exchange(backend, r, self.path.as_str())).await;
+            let result =
+                tokio::time::timeout_at(per_try.into(), exchange(backend, r, self.path.as_str()))
+                    .await;
             let took = sent.elapsed();
             outcome.upstream_ms = Some((took.as_secs_f64() * 1e6).round() / 1e3);
             let (kind, returned) = match result {

@@ -17,6 +17,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use outpost_cache::{FillError, FillReader, FillWriter, Object};
 
+use super::Resume;
 use crate::body::{BoxError, OutBody};
 
 /// How long a fill whose leading client went away keeps reading the
@@ -259,12 +260,14 @@ pub async fn drain_into(mut body: OutBody, mut writer: FillWriter, mut pushed: u
     let _ = writer.finish();
 }
 
-type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, FillError>> + Send>>;
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
 
 /// A coalesced request's body: the leader's chunks as they arrive, or the
-/// bytes of one range of them. A fill that fails mid-body (leader gone
-/// with the origin, too large to share) ends this body with an error, which
-/// resets the client's stream.
+/// bytes of one range of them. When the fill outgrows its buffer (too large
+/// to share) and the response has a strong `ETag`, the rest comes from the
+/// origin by a range request of this client's own ([`Resume`]); a fill
+/// that fails otherwise (leader gone with the origin, no way to resume)
+/// ends this body with an error, which resets the client's stream.
 pub struct FollowBody {
     chunks: ChunkStream,
     done: bool,
@@ -274,16 +277,58 @@ pub struct FollowBody {
     offset: u64,
 }
 
-impl FollowBody {
-    pub fn new(reader: FillReader, range: Option<Range<u64>>) -> Self {
-        let chunks = futures_util::stream::unfold(Some(reader), |state| async move {
-            let mut reader = state?;
-            match reader.next_chunk().await {
-                Ok(Some(c)) => Some((Ok(c), Some(reader))),
+/// Where a follower's bytes come from.
+enum Source {
+    Fill(FillReader, Option<Box<Resume>>),
+    /// The origin's answer to the resume request, with leading bytes still
+    /// to skip (an origin that answered the whole body).
+    Origin(OutBody, u64),
+}
+
+impl Source {
+    async fn next(self) -> Option<(Result<Bytes, BoxError>, Option<Source>)> {
+        match self {
+            Source::Fill(mut reader, resume) => match reader.next_chunk().await {
+                Ok(Some(c)) => Some((Ok(c), Some(Source::Fill(reader, resume)))),
                 Ok(None) => None,
-                Err(e) => Some((Err(e), None)),
-            }
-        });
+                Err(FillError::TooLarge { delivered }) if resume.is_some() => {
+                    let resume = resume?;
+                    match resume.fetch(delivered).await {
+                        Ok((body, skip)) => Box::pin(Source::Origin(body, skip).next()).await,
+                        Err(e) => Some((Err(e), None)),
+                    }
+                }
+                Err(e) => Some((Err(Box::new(e)), None)),
+            },
+            Source::Origin(mut body, mut skip) => loop {
+                match body.frame().await? {
+                    Ok(frame) => {
+                        let Ok(mut data) = frame.into_data() else {
+                            continue;
+                        };
+                        if skip > 0 {
+                            let n = skip.min(data.len() as u64);
+                            skip -= n;
+                            // n <= data.len(), so the cast cannot truncate.
+                            data = data.slice(n as usize..);
+                        }
+                        if !data.is_empty() {
+                            return Some((Ok(data), Some(Source::Origin(body, skip))));
+                        }
+                    }
+                    Err(e) => return Some((Err(e), None)),
+                }
+            },
+        }
+    }
+}
+
+impl FollowBody {
+    pub fn new(reader: FillReader, range: Option<Range<u64>>, resume: Option<Resume>) -> Self {
+        let chunks = futures_util::stream::unfold(
+            Some(Source::Fill(reader, resume.map(Box::new))),
+            |s| async { s?.next().await },
+        );
         FollowBody {
             chunks: Box::pin(chunks),
             done: false,
@@ -342,7 +387,7 @@ impl Body for FollowBody {
                 }
                 Some(Err(e)) => {
                     self.done = true;
-                    return Poll::Ready(Some(Err(Box::new(e))));
+                    return Poll::Ready(Some(Err(e)));
                 }
                 None => {
                     self.done = true;

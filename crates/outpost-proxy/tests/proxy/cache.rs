@@ -912,3 +912,87 @@ async fn http2_clients_get_hits_too() {
     }
     assert_eq!(origin.hits(), 1);
 }
+
+/// An origin streaming [`letters`] in 2,000-byte chunks 20 ms apart (no
+/// `Content-Length`), with a strong `ETag`; a `Range: bytes=N-` request
+/// with a matching `If-Range` gets a `206` of the rest at once. Records the
+/// `Range` headers it saw. With `honor_range` false it answers such a
+/// request with the whole body (`200`, same `ETag`), as origins without
+/// range support do.
+async fn resumable_origin(ranges: Arc<std::sync::Mutex<Vec<String>>>, honor_range: bool) -> Origin {
+    Origin::start(move |req: Request<Incoming>| {
+        let ranges = ranges.clone();
+        async move {
+            let all = letters();
+            if let Some(r) = req.headers().get("range") {
+                let r = r.to_str().unwrap().to_string();
+                ranges.lock().unwrap().push(r.clone());
+                assert_eq!(req.headers()["if-range"], "\"big\"");
+                if !honor_range {
+                    return Response::builder()
+                        .header("etag", "\"big\"")
+                        .body(full(all))
+                        .unwrap();
+                }
+                let from: usize = r["bytes=".len()..r.len() - 1].parse().unwrap();
+                return Response::builder()
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .header("etag", "\"big\"")
+                    .header(
+                        "content-range",
+                        format!("bytes {from}-{}/{}", all.len() - 1, all.len()),
+                    )
+                    .body(full(all[from..].to_string()))
+                    .unwrap();
+            }
+            let chunks = all
+                .as_bytes()
+                .chunks(2000)
+                .map(|c| String::from_utf8(c.to_vec()).unwrap())
+                .collect();
+            Response::builder()
+                .header("cache-control", "max-age=60")
+                .header("etag", "\"big\"")
+                .body(trickle(chunks, Duration::from_millis(20)))
+                .unwrap()
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_follower_resumes_with_a_range_request_when_the_shared_body_outgrows_the_fill() {
+    for honor_range in [true, false] {
+        follower_resumes(honor_range).await;
+    }
+}
+
+async fn follower_resumes(honor_range: bool) {
+    let expected = letters();
+    let ranges = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let origin = resumable_origin(ranges.clone(), honor_range).await;
+    // 16 KiB may be shared; the body is 100 KB, sent over about a second.
+    let op = Outpost::start(&config(origin.addr, "max_object_bytes = \"16KiB\"", "")).await;
+    let url = op.url("main", "/big").await;
+    let leader = {
+        let url = url.clone();
+        tokio::spawn(async move { get(&url).await })
+    };
+    assert!(wait_until(|| origin.hits() == 1).await);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Joins while the fill still buffers, so it streams shared bytes first.
+    let (status, h, body) = get(&url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(cache_status(&h).contains("collapsed"), "{h:?}");
+    assert_eq!(body.len(), expected.len());
+    assert!(body == expected.as_bytes(), "the resumed body differs");
+    let leader = leader.await.unwrap();
+    assert_eq!(leader.2, expected.as_bytes());
+    let ranges = ranges.lock().unwrap().clone();
+    assert_eq!(ranges.len(), 1, "{ranges:?}");
+    let from: u64 = ranges[0]["bytes=".len()..ranges[0].len() - 1]
+        .parse()
+        .unwrap();
+    assert!(from > 0 && from <= 16 * 1024, "resumed at {from}");
+    assert_eq!(origin.hits(), 2);
+}

@@ -107,7 +107,11 @@ fn script(method: &str, path: &str) -> Reply {
             true,
         ),
         ("HEAD", _) => reply("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n", 64, false),
-        _ => reply("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain", 1, false),
+        _ => reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain",
+            1,
+            false,
+        ),
     }
 }
 
@@ -153,10 +157,17 @@ async fn every_response_framing_and_when_connections_are_reused() {
 
     // Delimited by close: complete body, and the connection is not reused.
     let (s, _, b) = get(&at("/close")).await;
-    assert_eq!((s, &b[..]), (StatusCode::OK, &b"until the origin closes"[..]));
+    assert_eq!(
+        (s, &b[..]),
+        (StatusCode::OK, &b"until the origin closes"[..])
+    );
     let (s, _, _) = get(&at("/plain")).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(conns.load(Ordering::SeqCst), 2, "a new connection after close");
+    assert_eq!(
+        conns.load(Ordering::SeqCst),
+        2,
+        "a new connection after close"
+    );
 
     // Transfer-Encoding wins over Content-Length, and that connection is
     // not trusted again.
