@@ -138,7 +138,7 @@ impl UpstreamPool {
                 backends.push(pool.backend(i, &authority, addr, prev)?);
             }
         }
-        pool.rebuild(backends, true);
+        pool.rebuild(unique_addresses(backends), true);
         let pool = Arc::new(pool);
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(maintain(Arc::downgrade(&pool), pool.changed.clone()));
@@ -451,15 +451,28 @@ impl UpstreamPool {
         if !changed {
             return None;
         }
+        let out = unique_addresses(out);
+        // A label still in use (an address now reached through another
+        // origin name) keeps its series.
         for gone in cur
             .backends
             .iter()
-            .filter(|b| !out.iter().any(|n| Arc::ptr_eq(n, b)))
+            .filter(|b| !out.iter().any(|n| Arc::ptr_eq(n, b) || n.label == b.label))
         {
             self.metrics.forget_backend(&self.name, &gone.label);
         }
         Some(out)
     }
+}
+
+/// One backend per address: two origins (names, or a name and a literal)
+/// that lead to the same address are one server, with one set of
+/// counters, one health state and one place in the balancer (a backend id
+/// is its address). The first origin listed keeps it.
+fn unique_addresses(mut backends: Vec<Arc<Backend>>) -> Vec<Arc<Backend>> {
+    let mut seen = std::collections::HashSet::with_capacity(backends.len());
+    backends.retain(|b| seen.insert(b.addr));
+    backends
 }
 
 impl Drop for UpstreamPool {
@@ -571,6 +584,17 @@ mod tests {
         );
         let config = outpost_config::load_str(&text, std::path::Path::new(".")).unwrap();
         UpstreamPool::new(&config.pools[0], None, Arc::new(Metrics::new())).unwrap()
+    }
+
+    #[test]
+    fn origins_that_share_an_address_are_one_backend() {
+        let text = "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[pools]]\nname = \"p\"\n\
+             origins = [\"10.0.0.1:80\", \"10.0.0.2:80\", \"10.0.0.1:80\"]\n";
+        let config = outpost_config::load_str(text, std::path::Path::new(".")).unwrap();
+        let p = UpstreamPool::new(&config.pools[0], None, Arc::new(Metrics::new())).unwrap();
+        let set = p.snapshot();
+        let labels: Vec<&str> = set.backends.iter().map(|b| &*b.label).collect();
+        assert_eq!(labels, ["10.0.0.1:80", "10.0.0.2:80"]);
     }
 
     fn ejected_for_ms(b: &Backend) -> u64 {
