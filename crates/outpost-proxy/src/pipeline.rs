@@ -106,6 +106,11 @@ pub async fn handle(
             resp
         }
     };
+    // Unique per response: marked never-indexed for HPACK, or every HTTP/2
+    // response would insert it into the connection's header table, evicting
+    // the values that do repeat and leaving a chain of old ids to compare.
+    let mut request_id = request_id;
+    request_id.set_sensitive(true);
     resp.headers_mut()
         .insert(headers::X_REQUEST_ID.clone(), request_id);
     let pending = guard.0.take().map(|p| complete(p, &resp, &rt, outcome));
