@@ -6,8 +6,8 @@
 //! body from the same connection and puts the connection back on the
 //! backend's idle stack once the body has ended. No connection task, no
 //! channels: hyper's client spent two task switches, a channel and a
-//! oneshot per request, and its generic dispatcher was ~40% of a proxied
-//! request's user time.
+//! oneshot per request; replacing it cut a proxied request's user time by
+//! about a third (31–34 µs to 21–25 µs side by side).
 //!
 //! Idle connections wait in a per-backend LIFO stack. One the origin closed
 //! while it was parked is found at checkout (a read that does not block)
