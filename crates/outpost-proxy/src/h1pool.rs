@@ -14,10 +14,23 @@
 //! and skipped; a bodiless idempotent request that meets a connection
 //! closed just after checkout is sent once more on a fresh connection.
 //!
+//! `max_idle` is the number of idle connections kept for good, not a cap
+//! applied the moment a connection comes back: closing every connection
+//! above it on return (what nginx's `keepalive N` does) makes bursty
+//! traffic dial again a moment later, and at 256 concurrent requests over
+//! a 64-connection cap half of all requests paid a connect and a close.
+//! Connections above `max_idle` stay parked for [`SURPLUS_LINGER`] and are
+//! then closed oldest first (HAProxy's `pool-purge-delay` idea), by the
+//! next checkin or checkout or by the pool's sweep ([`H1Pool::sweep`]),
+//! which also closes connections idle past `idle_timeout`. Every parked
+//! connection holds one of the backend's `max_connections` slots, so the
+//! stack never exceeds that.
+//!
 //! Bounds: per connection a read buffer of at most one response head
 //! (`h1codec::MAX_HEAD_BYTES`) plus [`READ_CHUNK`], and a write buffer of
 //! at most [`WRITE_HIGH`] plus one body frame.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,6 +56,9 @@ use crate::upstream::{Connector, MaybeTls};
 pub const READ_CHUNK: usize = 16 * 1024;
 /// Request bytes buffered before writing to the origin. 64 KiB.
 pub const WRITE_HIGH: usize = 64 * 1024;
+/// How long a connection above `max_idle_per_origin` stays parked before
+/// it is closed. 2 s.
+pub const SURPLUS_LINGER: Duration = Duration::from_secs(2);
 
 /// Why an exchange with the origin failed.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +139,8 @@ pub struct Overflow;
 
 /// One backend's idle connections and connection limit.
 pub struct H1Pool {
-    idle: Mutex<Vec<Idle>>,
+    /// Parked connections, oldest at the front; checkout takes the newest.
+    idle: Mutex<VecDeque<Idle>>,
     max_idle: usize,
     idle_timeout: Duration,
     connector: Connector,
@@ -145,7 +162,7 @@ impl H1Pool {
         max_pending: usize,
     ) -> Self {
         H1Pool {
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(VecDeque::new()),
             max_idle,
             idle_timeout,
             connector,
@@ -163,11 +180,13 @@ impl H1Pool {
 
     fn checkout(&self) -> Option<H1Conn> {
         loop {
-            let mut i = {
-                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                idle.pop()?
+            let (mut i, surplus) = {
+                let mut idle = self.lock_idle();
+                let i = idle.pop_back()?;
+                (i, self.trim(&mut idle, Instant::now()))
             };
             // Dropped outside the lock: closing a socket is a system call.
+            drop(surplus);
             if i.since.elapsed() < self.idle_timeout && !i.conn.unusable() {
                 return Some(i.conn);
             }
@@ -175,15 +194,56 @@ impl H1Pool {
     }
 
     fn checkin(&self, conn: H1Conn) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < self.max_idle {
-            idle.push(Idle {
-                conn,
-                since: Instant::now(),
-            });
-            drop(idle);
-            self.parked.notify_one();
-        }
+        let now = Instant::now();
+        let surplus = {
+            let mut idle = self.lock_idle();
+            idle.push_back(Idle { conn, since: now });
+            self.trim(&mut idle, now)
+        };
+        self.parked.notify_one();
+        drop(surplus);
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes out the oldest parked connection when there are more than
+    /// `max_idle` and it has waited [`SURPLUS_LINGER`]; one per call, so
+    /// a checkin or checkout never closes more than one socket.
+    fn trim(&self, idle: &mut VecDeque<Idle>, now: Instant) -> Option<Idle> {
+        let oldest = idle.front()?;
+        let expired = now.saturating_duration_since(oldest.since) >= SURPLUS_LINGER;
+        (idle.len() > self.max_idle && expired)
+            .then(|| idle.pop_front())
+            .flatten()
+    }
+
+    /// Closes parked connections idle past `idle_timeout`, and those above
+    /// `max_idle` parked for [`SURPLUS_LINGER`]: the pool's maintenance
+    /// task calls this every [`SWEEP_EVERY`](crate::pool) so an idle
+    /// backend does not hold sockets the origin may have closed. Returns
+    /// how many it closed.
+    pub fn sweep(&self, now: Instant) -> usize {
+        let closed: Vec<Idle> = {
+            let mut idle = self.lock_idle();
+            let mut closed = Vec::new();
+            while let Some(oldest) = idle.front() {
+                let waited = now.saturating_duration_since(oldest.since);
+                let surplus = idle.len() > self.max_idle && waited >= SURPLUS_LINGER;
+                if !surplus && waited < self.idle_timeout {
+                    break;
+                }
+                closed.extend(idle.pop_front());
+            }
+            closed
+        };
+        closed.len()
+    }
+
+    /// Parked connections now.
+    pub fn idle_count(&self) -> usize {
+        self.lock_idle().len()
     }
 
     /// An idle connection (`true`: reused) or a new one. The slow path is

@@ -493,12 +493,17 @@ impl BackendSet {
     }
 }
 
+/// How often the maintenance task closes parked origin connections that
+/// idled past `idle_timeout` or linger above `max_idle_per_origin`. 1 s.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// The pool's only writer: health checks, re-resolution, ejection ends and
-/// set rebuilds, until the pool is dropped.
+/// set rebuilds, and the idle-connection sweep, until the pool is dropped.
 async fn maintain(pool: Weak<UpstreamPool>, changed: Arc<Notify>) {
     let start = Instant::now();
     let mut next_check = start;
     let mut next_resolve = start;
+    let mut next_sweep = start + SWEEP_EVERY;
     loop {
         let Some(p) = pool.upgrade() else { return };
         let now = Instant::now();
@@ -520,8 +525,16 @@ async fn maintain(pool: Weak<UpstreamPool>, changed: Arc<Notify>) {
         }
         let next_release = p.release_ejections();
         let cur = p.snapshot().backends.clone();
+        if now >= next_sweep {
+            for b in &cur {
+                if let Transport::Http1(h1) = &b.transport {
+                    h1.sweep(now);
+                }
+            }
+            next_sweep = now + SWEEP_EVERY;
+        }
         p.rebuild(cur, false);
-        let mut wake = now + Duration::from_secs(3600);
+        let mut wake = next_sweep;
         if has_names {
             wake = wake.min(next_resolve);
         }

@@ -259,3 +259,50 @@ async fn an_early_origin_answer_ends_the_upload() {
     let out = String::from_utf8_lossy(&out);
     assert!(out.starts_with("HTTP/1.1 413"), "{out}");
 }
+
+/// Connections above `max_idle_per_origin` are not closed the moment they
+/// come back: a second burst right after the first reuses all of them.
+/// After `SURPLUS_LINGER` (2 s) and a sweep they are closed down to
+/// `max_idle_per_origin`, so a third burst dials only the difference.
+#[tokio::test]
+async fn surplus_idle_connections_linger_then_are_trimmed() {
+    let origin = Origin::start(|req: Request<hyper::body::Incoming>| async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        echo_response(req).await
+    })
+    .await;
+    let op = Outpost::start(&proxy_config(origin.addr, "max_idle_per_origin = 2", "")).await;
+    let url = op.url("main", "/").await;
+    let client = h1_client();
+    let burst = || async {
+        let mut all = Vec::new();
+        for _ in 0..8 {
+            let client = client.clone();
+            let req = Request::get(&url).body(full("")).unwrap();
+            all.push(tokio::spawn(async move { send(&client, req).await.0 }));
+        }
+        for t in all {
+            assert_eq!(t.await.unwrap(), StatusCode::OK);
+        }
+    };
+    burst().await;
+    assert_eq!(
+        origin.conns(),
+        8,
+        "eight concurrent requests, eight connections"
+    );
+    burst().await;
+    assert_eq!(
+        origin.conns(),
+        8,
+        "a burst right after another reuses the surplus connections"
+    );
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    burst().await;
+    assert_eq!(
+        origin.conns(),
+        14,
+        "after the linger only max_idle_per_origin (2) connections were left to reuse"
+    );
+    assert_eq!(origin.hits(), 24);
+}
