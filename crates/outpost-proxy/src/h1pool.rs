@@ -221,11 +221,10 @@ impl H1Pool {
 
     /// Closes parked connections idle past `idle_timeout`, and those above
     /// `max_idle` parked for [`SURPLUS_LINGER`]: the pool's maintenance
-    /// task calls this every [`SWEEP_EVERY`](crate::pool) so an idle
-    /// backend does not hold sockets the origin may have closed. Returns
-    /// how many it closed.
+    /// task calls this every second so an idle backend does not hold
+    /// sockets the origin may have closed. Returns how many stay parked.
     pub fn sweep(&self, now: Instant) -> usize {
-        let closed: Vec<Idle> = {
+        let (closed, parked) = {
             let mut idle = self.lock_idle();
             let mut closed = Vec::new();
             while let Some(oldest) = idle.front() {
@@ -236,14 +235,11 @@ impl H1Pool {
                 }
                 closed.extend(idle.pop_front());
             }
-            closed
+            (closed, idle.len())
         };
-        closed.len()
-    }
-
-    /// Parked connections now.
-    pub fn idle_count(&self) -> usize {
-        self.lock_idle().len()
+        // Closed outside the lock.
+        drop(closed);
+        parked
     }
 
     /// An idle connection (`true`: reused) or a new one. The slow path is

@@ -85,6 +85,7 @@ pub struct Metrics {
     backend_ejected: Family<BackendLabels, Gauge>,
     backend_ejections: Family<BackendLabels, Counter>,
     backend_overflow: Family<BackendLabels, Counter>,
+    backend_idle: Family<BackendLabels, Gauge>,
     retries: Family<PoolLabel, Counter>,
     retry_budget_exhausted: Family<PoolLabel, Counter>,
     pool_panic: Family<PoolLabel, Gauge>,
@@ -127,6 +128,7 @@ impl Metrics {
             backend_ejected: Family::default(),
             backend_ejections: Family::default(),
             backend_overflow: Family::default(),
+            backend_idle: Family::default(),
             retries: Family::default(),
             retry_budget_exhausted: Family::default(),
             pool_panic: Family::default(),
@@ -201,6 +203,11 @@ impl Metrics {
             "backend_overflow",
             "Requests answered 503 because the backend's circuit breaker was full",
             self.backend_overflow.clone(),
+        );
+        r.register(
+            "backend_idle_connections",
+            "Idle keep-alive connections parked for the backend (HTTP/1.1 pools; sampled every second)",
+            self.backend_idle.clone(),
         );
         r.register(
             "upstream_retries",
@@ -329,6 +336,7 @@ impl Metrics {
             ejected: self.backend_ejected.get_or_create(&l).clone(),
             ejections: self.backend_ejections.get_or_create(&l).clone(),
             overflow: self.backend_overflow.get_or_create(&l).clone(),
+            idle: self.backend_idle.get_or_create(&l).clone(),
         }
     }
 
@@ -345,6 +353,7 @@ impl Metrics {
         self.backend_ejected.remove(&l);
         self.backend_ejections.remove(&l);
         self.backend_overflow.remove(&l);
+        self.backend_idle.remove(&l);
         for kind in crate::error::ErrorKind::UPSTREAM_KINDS {
             self.upstream_errors.remove(&UpstreamErrorLabels {
                 pool: l.pool.clone(),

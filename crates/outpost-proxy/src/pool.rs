@@ -528,7 +528,7 @@ async fn maintain(pool: Weak<UpstreamPool>, changed: Arc<Notify>) {
         if now >= next_sweep {
             for b in &cur {
                 if let Transport::Http1(h1) = &b.transport {
-                    h1.sweep(now);
+                    b.metrics.idle.set(h1.sweep(now) as i64);
                 }
             }
             next_sweep = now + SWEEP_EVERY;

@@ -77,6 +77,8 @@ pub struct BackendMetrics {
     pub ejected: Gauge,
     pub ejections: Counter,
     pub overflow: Counter,
+    /// Parked HTTP/1.1 connections, set by the pool's sweep.
+    pub idle: Gauge,
 }
 
 pub struct Backend {

@@ -298,6 +298,12 @@ async fn surplus_idle_connections_linger_then_are_trimmed() {
         "a burst right after another reuses the surplus connections"
     );
     tokio::time::sleep(Duration::from_millis(3500)).await;
+    let idle = format!(
+        "outpost_backend_idle_connections{{pool=\"origin\",backend=\"{}\"}} 2",
+        origin.addr
+    );
+    let text = op.server.shared.metrics.encode();
+    assert!(text.contains(&idle), "{idle} not in:\n{text}");
     burst().await;
     assert_eq!(
         origin.conns(),
