@@ -526,12 +526,14 @@ async fn maintain(pool: Weak<UpstreamPool>, changed: Arc<Notify>) {
         let next_release = p.release_ejections();
         let cur = p.snapshot().backends.clone();
         if now >= next_sweep {
+            // `now` may be seconds old after checks and resolution.
+            let swept = Instant::now();
             for b in &cur {
                 if let Transport::Http1(h1) = &b.transport {
-                    b.metrics.idle.set(h1.sweep(now) as i64);
+                    b.metrics.idle.set(h1.sweep(swept) as i64);
                 }
             }
-            next_sweep = now + SWEEP_EVERY;
+            next_sweep = swept + SWEEP_EVERY;
         }
         p.rebuild(cur, false);
         let mut wake = next_sweep;
