@@ -9,6 +9,7 @@ mod access_log;
 mod admin;
 mod body;
 mod cache;
+mod coalesce;
 mod conn_limit;
 pub mod error;
 mod h1codec;

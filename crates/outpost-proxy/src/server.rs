@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
+use crate::coalesce::{Coalesce, PollCount};
 use crate::conn_limit::{ConnLimiter, ConnPermit};
 use crate::idle::IdleIo;
 use crate::metrics::Metrics;
@@ -392,12 +394,19 @@ async fn connection(
                 tls_version: None,
                 sni: None,
             };
-            serve(io, info, &ctx.shared, builder, drain).await;
+            serve(io, info, &ctx.shared, builder, drain, PollCount::default()).await;
         }
         Some(sc) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(sc);
+            let io = Coalesce::new(io);
             match tokio::time::timeout(timeouts.header_read, acceptor.accept(io)).await {
-                Ok(Ok(tls)) => {
+                Ok(Ok(mut tls)) => {
+                    // HTTP/2: the records of one pass over the connection
+                    // leave together (see `coalesce`).
+                    let polls = PollCount::default();
+                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        tls.get_mut().0.defer_flushes(polls.clone());
+                    }
                     let version = match tls.get_ref().1.protocol_version() {
                         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
                         Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
@@ -410,7 +419,7 @@ async fn connection(
                         tls_version: Some(version),
                         sni: tls.get_ref().1.server_name().map(Arc::from),
                     };
-                    serve(tls, info, &ctx.shared, builder, drain).await;
+                    serve(tls, info, &ctx.shared, builder, drain, polls).await;
                 }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -452,6 +461,7 @@ async fn serve<I>(
     shared: &Arc<Shared>,
     builder: auto::Builder<TokioExecutor>,
     mut drain: watch::Receiver<bool>,
+    polls: PollCount,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -471,8 +481,10 @@ async fn serve<I>(
     if *drain.borrow() {
         conn.as_mut().graceful_shutdown();
     }
+    // Every poll of the connection is counted: a coalescing TLS transport
+    // holds what one poll writes until the next.
     tokio::select! {
-        r = conn.as_mut() => {
+        r = poll_fn(|cx| polls.poll(conn.as_mut(), cx)) => {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "connection closed with error");
             }
@@ -481,5 +493,5 @@ async fn serve<I>(
         _ = drain.changed() => {}
     }
     conn.as_mut().graceful_shutdown();
-    let _ = conn.await;
+    let _ = poll_fn(|cx| polls.poll(conn.as_mut(), cx)).await;
 }
