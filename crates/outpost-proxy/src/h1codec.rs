@@ -9,7 +9,8 @@
 //! sizes are errors (502). Limits: a response head (informational heads
 //! included) of at most [`MAX_HEAD_BYTES`] with at most [`MAX_HEADERS`]
 //! fields; chunk-size lines of [`MAX_CHUNK_LINE`]; trailers of
-//! [`MAX_TRAILER_BYTES`] (read and dropped).
+//! [`MAX_TRAILER_BYTES`] (forwarded as trailers, minus the fields that
+//! must not be trailers).
 
 use std::mem::MaybeUninit;
 
@@ -348,12 +349,15 @@ enum ChunkState {
 #[derive(Debug)]
 pub struct ChunkedDecoder {
     state: ChunkState,
+    /// Trailer fields seen so far (allocated by the first).
+    trailers: Option<HeaderMap>,
 }
 
 impl Default for ChunkedDecoder {
     fn default() -> Self {
         ChunkedDecoder {
             state: ChunkState::Size,
+            trailers: None,
         }
     }
 }
@@ -407,12 +411,77 @@ impl ChunkedDecoder {
                         self.state = ChunkState::Done;
                     } else {
                         self.state = ChunkState::Trailers(seen + line.len() + 2);
+                        self.trailer_field(line)?;
                     }
                 }
                 ChunkState::Done => return Ok(Decoded::End),
             }
         }
     }
+}
+
+impl ChunkedDecoder {
+    /// The trailer fields, once `decode` returned `End` (`None` when there
+    /// were none, or none that may be forwarded).
+    pub fn take_trailers(&mut self) -> Option<HeaderMap> {
+        self.trailers.take().filter(|t| !t.is_empty())
+    }
+
+    /// One `name: value` trailer line. Malformed lines (no colon, space
+    /// before it, obs-fold, invalid name or value) are errors like any
+    /// other framing error; fields that frame, route or control the
+    /// message (RFC 9110 §6.5.1) are dropped.
+    fn trailer_field(&mut self, line: Bytes) -> Result<(), ParseError> {
+        const BAD: ParseError = ParseError::Chunked("malformed trailer field");
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            return Err(BAD);
+        }
+        let colon = memchr::memchr(b':', &line).ok_or(BAD)?;
+        let name = HeaderName::from_bytes(&line[..colon]).map_err(|_| BAD)?;
+        let value = line.slice(colon + 1..);
+        let start = value.iter().position(|b| !matches!(b, b' ' | b'\t'));
+        let end = value.iter().rposition(|b| !matches!(b, b' ' | b'\t'));
+        let value = match (start, end) {
+            (Some(a), Some(b)) => value.slice(a..b + 1),
+            _ => Bytes::new(),
+        };
+        let value = HeaderValue::from_maybe_shared(value).map_err(|_| BAD)?;
+        if !forbidden_trailer(&name) {
+            self.trailers
+                .get_or_insert_with(HeaderMap::new)
+                .append(name, value);
+        }
+        Ok(())
+    }
+}
+
+/// Fields a trailer section must not carry on (framing, routing, request
+/// modifiers, authentication, controls): dropped rather than forwarded.
+fn forbidden_trailer(name: &HeaderName) -> bool {
+    use http::header::*;
+    [
+        CONTENT_LENGTH,
+        TRANSFER_ENCODING,
+        HOST,
+        CONNECTION,
+        TE,
+        TRAILER,
+        UPGRADE,
+        CONTENT_TYPE,
+        CONTENT_ENCODING,
+        CONTENT_RANGE,
+        AUTHORIZATION,
+        PROXY_AUTHORIZATION,
+        SET_COOKIE,
+        CACHE_CONTROL,
+        EXPECT,
+        MAX_FORWARDS,
+        PRAGMA,
+        RANGE,
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
 }
 
 /// Takes one CRLF-terminated line (without the CRLF), or `None` if the
@@ -654,5 +723,43 @@ mod tests {
         }
         let long = format!("5;{}\r\n", "e".repeat(MAX_CHUNK_LINE));
         assert!(decode_all(long.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn trailers_are_kept_except_the_forbidden_ones() {
+        let mut dec = ChunkedDecoder::default();
+        let mut buf = BytesMut::from(
+            &b"3\r\nabc\r\n0\r\nGrpc-Status:  0 \r\nContent-Length: 5\r\nx-sum:\r\nX-Sum: ab\r\n\r\n"[..],
+        );
+        assert_eq!(
+            dec.decode(&mut buf).unwrap(),
+            Decoded::Data(Bytes::from("abc"))
+        );
+        assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::End);
+        let t = dec.take_trailers().unwrap();
+        assert_eq!(t["grpc-status"], "0");
+        let sums: Vec<_> = t.get_all("x-sum").iter().collect();
+        assert_eq!(sums, ["", "ab"]);
+        assert!(!t.contains_key("content-length"));
+        assert_eq!(t.len(), 3);
+
+        // Only forbidden fields, or none: no trailers at all.
+        let mut dec = ChunkedDecoder::default();
+        let mut buf = BytesMut::from(&b"0\r\nTransfer-Encoding: chunked\r\n\r\n"[..]);
+        assert_eq!(dec.decode(&mut buf).unwrap(), Decoded::End);
+        assert!(dec.take_trailers().is_none());
+
+        for bad in [
+            &b"0\r\nno colon\r\n\r\n"[..],
+            b"0\r\nname : v\r\n\r\n",
+            b"0\r\nx: 1\r\n folded\r\n\r\n",
+            b"0\r\nx: a\x00b\r\n\r\n",
+        ] {
+            assert!(
+                decode_all(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

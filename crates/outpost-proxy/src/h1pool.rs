@@ -575,12 +575,17 @@ impl H1Body {
         }
     }
 
-    fn end(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    /// The body ended (with the origin's trailers, if it sent any): the
+    /// connection goes back to the pool.
+    fn end(
+        &mut self,
+        trailers: Option<http::HeaderMap>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.state = BodyState::Done;
         if self.home.is_some() {
             self.release();
         }
-        Poll::Ready(None)
+        Poll::Ready(trailers.map(|t| Ok(Frame::trailers(t))))
     }
 
     fn fail(&mut self, e: H1Error) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
@@ -621,7 +626,10 @@ impl Body for H1Body {
                 }
                 BodyState::Chunked(dec) => match dec.decode(&mut c.buf) {
                     Ok(Decoded::Data(d)) => return Poll::Ready(Some(Ok(Frame::data(d)))),
-                    Ok(Decoded::End) => return this.end(),
+                    Ok(Decoded::End) => {
+                        let trailers = dec.take_trailers();
+                        return this.end(trailers);
+                    }
                     Ok(Decoded::NeedMore) => {}
                     Err(e) => return this.fail(e.into()),
                 },
@@ -633,7 +641,7 @@ impl Body for H1Body {
                 }
             }
             match ready!(c.poll_fill(cx)) {
-                Ok(0) if matches!(this.state, BodyState::Close) => return this.end(),
+                Ok(0) if matches!(this.state, BodyState::Close) => return this.end(None),
                 Ok(0) => return this.fail(H1Error::Closed),
                 Ok(_) => {}
                 Err(e) => return this.fail(e.into()),

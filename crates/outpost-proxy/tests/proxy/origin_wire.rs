@@ -142,6 +142,20 @@ async fn every_response_framing_and_when_connections_are_reused() {
         let (s, _, b) = get(&at("/chunked")).await;
         assert_eq!((s, &b[..]), (StatusCode::OK, &b"hello world"[..]));
     }
+    // The origin's trailers reach an HTTP/2 client (on its own connection
+    // to Outpost; the origin connection is the same one).
+    let resp = h2c_client()
+        .request(Request::get(at("/chunked")).body(full("")).unwrap())
+        .await
+        .unwrap();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap();
+    assert_eq!(
+        body.trailers().expect("trailers forwarded")["x-trailer"],
+        "1"
+    );
+    assert_eq!(body.to_bytes(), "hello world");
     // A HEAD response: the length header stays, no body is read.
     let (s, h) = head(&at("/x")).await;
     assert_eq!(s, StatusCode::OK);
