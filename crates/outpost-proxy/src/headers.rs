@@ -17,8 +17,22 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 
 /// Removes hop-by-hop headers, including any named in `Connection`.
 /// With `keep_upgrade`, `Connection: upgrade` and `Upgrade` survive so the
-/// origin sees the protocol switch request (WebSocket).
+/// origin sees the protocol switch request (WebSocket). `TE: trailers` is
+/// kept (Outpost forwards trailers, so it may say it accepts them) and
+/// other transfer codings in `TE` are dropped; `Trailer` is end-to-end and
+/// stays (an HTTP/1.1 client gets only the trailer fields it names).
 pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
+    let te_trailers = h.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("trailers")
+            })
+        })
+    });
     if let Some(conn) = h.get(header::CONNECTION) {
         // Names listed in Connection are hop-by-hop for this message.
         let listed: Vec<HeaderName> = conn
@@ -37,12 +51,14 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
     }
     for name in [
         header::TE,
-        header::TRAILER,
         header::TRANSFER_ENCODING,
         header::PROXY_AUTHENTICATE,
         header::PROXY_AUTHORIZATION,
     ] {
         h.remove(name);
+    }
+    if te_trailers {
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
     }
     if keep_upgrade {
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -167,13 +183,22 @@ mod tests {
             ("connection", "keep-alive, x-secret"),
             ("keep-alive", "timeout=5"),
             ("x-secret", "1"),
-            ("te", "trailers"),
+            ("te", "gzip, trailers;q=1"),
             ("upgrade", "websocket"),
             ("accept", "*/*"),
+            ("trailer", "grpc-status"),
         ]);
         strip_hop_by_hop(&mut h, false);
-        assert_eq!(h.len(), 1);
+        assert_eq!(h.len(), 3);
         assert!(h.contains_key("accept"));
+        assert_eq!(
+            h["te"], "trailers",
+            "only the trailers token of TE survives"
+        );
+        assert_eq!(h["trailer"], "grpc-status", "Trailer is end-to-end");
+        let mut h = map(&[("te", "gzip"), ("accept", "*/*")]);
+        strip_hop_by_hop(&mut h, false);
+        assert!(!h.contains_key("te"));
     }
 
     #[test]

@@ -106,7 +106,7 @@ async fn forwarded_and_hop_by_hop_headers() {
         .header("connection", "x-hop")
         .header("x-hop", "secret")
         .header("keep-alive", "timeout=5")
-        .header("te", "trailers")
+        .header("te", "gzip")
         .header("proxy-authorization", "Basic eA==")
         .header("x-keep", "yes")
         .body(full(""))

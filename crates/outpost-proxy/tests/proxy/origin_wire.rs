@@ -80,7 +80,7 @@ where
 fn script(method: &str, path: &str) -> Reply {
     match (method, path) {
         (_, "/chunked") => reply(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTrailer: X-Trailer\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
             3,
             false,
         ),
@@ -156,6 +156,21 @@ async fn every_response_framing_and_when_connections_are_reused() {
         "1"
     );
     assert_eq!(body.to_bytes(), "hello world");
+    // And an HTTP/1.1 client that accepts trailers, for the fields the
+    // origin's `Trailer` header names.
+    let req = Request::get(at("/chunked"))
+        .header("te", "trailers")
+        .body(full(""))
+        .unwrap();
+    let resp = h1_client().request(req).await.unwrap();
+    assert_eq!(resp.headers()["trailer"], "X-Trailer");
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap();
+    assert_eq!(
+        body.trailers().expect("h1 trailers forwarded")["x-trailer"],
+        "1"
+    );
     // A HEAD response: the length header stays, no body is read.
     let (s, h) = head(&at("/x")).await;
     assert_eq!(s, StatusCode::OK);
