@@ -114,6 +114,21 @@ pub fn encode_chunk(dst: &mut BytesMut, data: &[u8]) {
 /// The last chunk of a chunked request body (no trailers).
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
+/// The last chunk with the client's trailer fields, minus those a trailer
+/// section must not carry (see [`forbidden_trailer`]).
+pub fn encode_last_chunk(dst: &mut BytesMut, trailers: &HeaderMap) {
+    dst.put_slice(b"0\r\n");
+    for (name, value) in trailers {
+        if !forbidden_trailer(name) {
+            dst.put_slice(name.as_str().as_bytes());
+            dst.put_slice(b": ");
+            dst.put_slice(value.as_bytes());
+            dst.put_slice(b"\r\n");
+        }
+    }
+    dst.put_slice(b"\r\n");
+}
+
 fn itoa_buf() -> [u8; 20] {
     [0; 20]
 }
@@ -723,6 +738,24 @@ mod tests {
         }
         let long = format!("5;{}\r\n", "e".repeat(MAX_CHUNK_LINE));
         assert!(decode_all(long.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn last_chunk_with_trailers_round_trips() {
+        let mut t = HeaderMap::new();
+        t.insert("grpc-status", HeaderValue::from_static("0"));
+        t.insert("content-length", HeaderValue::from_static("9"));
+        let mut out = BytesMut::new();
+        encode_chunk(&mut out, b"abc");
+        encode_last_chunk(&mut out, &t);
+        assert_eq!(&out[..], b"3\r\nabc\r\n0\r\ngrpc-status: 0\r\n\r\n");
+        let mut dec = ChunkedDecoder::default();
+        assert_eq!(
+            dec.decode(&mut out).unwrap(),
+            Decoded::Data(Bytes::from("abc"))
+        );
+        assert_eq!(dec.decode(&mut out).unwrap(), Decoded::End);
+        assert_eq!(dec.take_trailers().unwrap()["grpc-status"], "0");
     }
 
     #[test]

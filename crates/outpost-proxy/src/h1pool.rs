@@ -450,11 +450,16 @@ async fn upload(
             while !body_done && out.len() < WRITE_HIGH {
                 match body.as_mut().poll_frame(cx) {
                     Poll::Ready(Some(Ok(frame))) => {
-                        if let Ok(data) = frame.into_data() {
-                            if chunked {
-                                h1codec::encode_chunk(&mut out, &data);
-                            } else {
-                                out.extend_from_slice(&data);
+                        match frame.into_data() {
+                            Ok(data) if chunked => h1codec::encode_chunk(&mut out, &data),
+                            Ok(data) => out.extend_from_slice(&data),
+                            // Trailers end the body; a length-framed body
+                            // has no place for them.
+                            Err(frame) => {
+                                if let (true, Ok(t)) = (chunked, frame.into_trailers()) {
+                                    h1codec::encode_last_chunk(&mut out, &t);
+                                    body_done = true;
+                                }
                             }
                         }
                         progress = true;

@@ -341,3 +341,50 @@ async fn surplus_idle_connections_linger_then_are_trimmed() {
     );
     assert_eq!(origin.hits(), 24);
 }
+
+/// A client's request trailers reach an HTTP/1.1 origin in the last chunk
+/// (forbidden fields left out), from an HTTP/2 client and from a chunked
+/// HTTP/1.1 upload.
+#[tokio::test]
+async fn request_trailers_reach_the_origin() {
+    let origin = Origin::start(|req: Request<hyper::body::Incoming>| async move {
+        let body = http_body_util::BodyExt::collect(req.into_body())
+            .await
+            .unwrap();
+        let t = body.trailers().cloned().unwrap_or_default();
+        let seen = format!(
+            "{} sum={:?} length={:?}",
+            String::from_utf8_lossy(&body.to_bytes()),
+            t.get("x-sum"),
+            t.get("content-length")
+        );
+        http::Response::new(full(seen))
+    })
+    .await;
+    let op = Outpost::start(&proxy_config(origin.addr, "", "")).await;
+    let url = op.url("main", "/upload").await;
+    let with_trailers = || {
+        let mut t = http::HeaderMap::new();
+        t.insert("x-sum", http::HeaderValue::from_static("42"));
+        t.insert("content-length", http::HeaderValue::from_static("999"));
+        let frames: Vec<
+            Result<http_body::Frame<bytes::Bytes>, Box<dyn std::error::Error + Send + Sync>>,
+        > = vec![
+            Ok(http_body::Frame::data(bytes::Bytes::from("abc"))),
+            Ok(http_body::Frame::trailers(t)),
+        ];
+        http_body_util::BodyExt::boxed(http_body_util::StreamBody::new(futures_util::stream::iter(
+            frames,
+        )))
+    };
+    for client in [h2c_client(), h1_client()] {
+        // hyper's HTTP/1.1 client sends only the trailers `Trailer` names.
+        let req = Request::post(&url)
+            .header("trailer", "x-sum, content-length")
+            .body(with_trailers())
+            .unwrap();
+        let (s, _, b) = send(&client, req).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(b, "abc sum=Some(\"42\") length=None");
+    }
+}
