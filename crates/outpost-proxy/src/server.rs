@@ -384,9 +384,22 @@ async fn connection(
     let tls = rt.tls.get(&*ctx.name).cloned();
     let builder = http_builder(&rt);
     drop(rt);
-    let io = IdleIo::new(stream, timeouts.idle);
     match tls {
         None => {
+            // HTTP/2 with prior knowledge opens with the connection
+            // preface; its writes are coalesced as over TLS.
+            let prior_knowledge =
+                tokio::time::timeout(timeouts.header_read, opens_with_h2_preface(&stream)).await;
+            let Ok(h2) = prior_knowledge else {
+                tracing::debug!(%peer, "nothing received within the header read timeout");
+                ctx.open.dec();
+                return;
+            };
+            let mut io = Coalesce::new(IdleIo::new(stream, timeouts.idle));
+            let polls = PollCount::default();
+            if h2 {
+                io.defer_flushes(polls.clone());
+            }
             let info = ConnInfo {
                 listener: ctx.name.clone(),
                 peer,
@@ -394,11 +407,11 @@ async fn connection(
                 tls_version: None,
                 sni: None,
             };
-            serve(io, info, &ctx.shared, builder, drain, PollCount::default()).await;
+            serve(io, info, &ctx.shared, builder, drain, polls).await;
         }
         Some(sc) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(sc);
-            let io = Coalesce::new(io);
+            let io = Coalesce::new(IdleIo::new(stream, timeouts.idle));
             match tokio::time::timeout(timeouts.header_read, acceptor.accept(io)).await {
                 Ok(Ok(mut tls)) => {
                     // HTTP/2: the records of one pass over the connection
@@ -427,6 +440,24 @@ async fn connection(
         }
     }
     ctx.open.dec();
+}
+
+/// Whether the first bytes the client sent are the start of the HTTP/2
+/// connection preface (`PRI * HTTP/2.0…`), read without consuming them.
+/// Two bytes tell it from every HTTP/1.1 method; a connection closed or
+/// failing before that is left to the HTTP server to report.
+async fn opens_with_h2_preface(stream: &TcpStream) -> bool {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let mut first = [0u8; 2];
+    loop {
+        match stream.peek(&mut first).await {
+            Ok(0) | Err(_) => return false,
+            Ok(2) => return first == PREFACE[..2],
+            Ok(_) if first[0] != PREFACE[0] => return false,
+            // One byte so far, and it is `P`: wait for the next.
+            Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
 }
 
 fn client_ip(peer: SocketAddr) -> Arc<str> {

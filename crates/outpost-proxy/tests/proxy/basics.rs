@@ -434,3 +434,19 @@ async fn an_idle_connection_closed_by_the_origin_is_retried_transparently() {
     }
     assert!(conns.load(std::sync::atomic::Ordering::SeqCst) >= 3);
 }
+
+/// HTTP/2 with prior knowledge coalesces its writes like HTTP/2 over TLS:
+/// a lone response must still leave at once, not wait for the next event
+/// on the connection.
+#[tokio::test]
+async fn h2c_lone_responses_are_not_held() {
+    let origin = Origin::echo().await;
+    let op = Outpost::start(&proxy_config(origin.addr, "", "")).await;
+    let url = op.url("main", "/").await;
+    let client = h2c_client();
+    for _ in 0..3 {
+        let req = Request::get(&url).body(full("")).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), send(&client, req)).await;
+        assert_eq!(got.expect("a lone h2c response stalled").0, StatusCode::OK);
+    }
+}

@@ -185,6 +185,24 @@ async fn slow_request_heads_are_cut_off() {
 }
 
 #[tokio::test]
+async fn silent_connections_are_cut_off() {
+    let origin = Origin::echo().await;
+    let toml = proxy_config(origin.addr, "", "[timeouts]\nheader_read = \"300ms\"");
+    let op = Outpost::start(&toml).await;
+    let addr = op.addr("main").await;
+    let started = std::time::Instant::now();
+    // Connects and sends nothing at all (so not even the first bytes that
+    // tell HTTP/1.1 from HTTP/2 arrive).
+    let resp = raw(addr, b"").await;
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_millis(1500),
+        "connection held for {waited:?}"
+    );
+    assert!(resp.is_empty(), "{resp:?}");
+}
+
+#[tokio::test]
 async fn per_client_connection_cap() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let origin = Origin::echo().await;
