@@ -22,6 +22,8 @@ pub struct Metrics {
     stores: AtomicU64,
     not_stored: AtomicU64,
     fills_too_large: AtomicU64,
+    follower_resumes: AtomicU64,
+    follower_resume_failures: AtomicU64,
     purges: AtomicU64,
     purged_objects: AtomicU64,
     invalidations: AtomicU64,
@@ -54,6 +56,11 @@ pub struct MetricsSnapshot {
     pub not_stored: u64,
     /// Fills that outgrew `max_object_bytes` or the fill buffer budget.
     pub fills_too_large: u64,
+    /// Coalesced requests that went on from the origin with a range request
+    /// when the shared body outgrew the fill.
+    pub follower_resumes: u64,
+    /// Such resumes the origin could not serve (the request failed).
+    pub follower_resume_failures: u64,
     /// Purge requests carried out.
     pub purges: u64,
     /// Objects deleted or marked stale by purges.
@@ -107,6 +114,11 @@ impl Metrics {
         not_stored,
         /// Counts a fill that grew too large to buffer.
         fills_too_large,
+        /// Counts a coalesced request continued from the origin. The proxy
+        /// calls this: it makes the range request.
+        follower_resumes,
+        /// Counts a resume the origin could not serve. The proxy calls this.
+        follower_resume_failures,
         /// Counts an invalidated URL.
         invalidations,
     );
@@ -133,6 +145,8 @@ impl Metrics {
             stores: get(&self.stores),
             not_stored: get(&self.not_stored),
             fills_too_large: get(&self.fills_too_large),
+            follower_resumes: get(&self.follower_resumes),
+            follower_resume_failures: get(&self.follower_resume_failures),
             purges: get(&self.purges),
             purged_objects: get(&self.purged_objects),
             invalidations: get(&self.invalidations),

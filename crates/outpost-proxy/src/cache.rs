@@ -628,10 +628,15 @@ impl Resume {
             bytes_in: Arc::default(),
             metrics: &rt.metrics,
         };
+        let counters = rt.cache.counters();
+        let failed = || {
+            counters.follower_resume_failures();
+            ResumeFailed { offset }
+        };
         let mut outcome = Outcome::new();
         let resp = proxy::forward_head(parts, &rt.pools[pool], &fwd, &mut outcome)
             .await
-            .map_err(|_| ResumeFailed { offset })?;
+            .map_err(|_| failed())?;
         let tag = resp.headers().get(header::ETAG);
         let skip = match resp.status() {
             StatusCode::PARTIAL_CONTENT
@@ -640,8 +645,9 @@ impl Resume {
                 0
             }
             StatusCode::OK if tag == Some(&etag) => offset,
-            _ => return Err(ResumeFailed { offset }.into()),
+            _ => return Err(failed().into()),
         };
+        counters.follower_resumes();
         Ok((resp.into_body(), skip))
     }
 }

@@ -432,7 +432,7 @@ struct CacheCollector {
 impl Collector for CacheCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let m = self.cache.metrics();
-        let counters: [(&str, &str, u64); 15] = [
+        let counters: [(&str, &str, u64); 17] = [
             (
                 "cache_hits",
                 "Requests answered from the cache (fresh or served stale)",
@@ -488,6 +488,16 @@ impl Collector for CacheCollector {
                 "cache_fills_too_large",
                 "Fills that outgrew max_object_bytes or the fill buffer budget",
                 m.fills_too_large,
+            ),
+            (
+                "cache_follower_resumes",
+                "Coalesced requests continued from the origin with a range request when the shared body outgrew the fill",
+                m.follower_resumes,
+            ),
+            (
+                "cache_follower_resume_failures",
+                "Follower resumes the origin could not serve",
+                m.follower_resume_failures,
             ),
             ("cache_purges", "Purge requests carried out", m.purges),
             (

@@ -995,4 +995,6 @@ async fn follower_resumes(honor_range: bool) {
         .unwrap();
     assert!(from > 0 && from <= 16 * 1024, "resumed at {from}");
     assert_eq!(origin.hits(), 2);
+    let m = op.server.shared.cache.metrics();
+    assert_eq!((m.follower_resumes, m.follower_resume_failures), (1, 0));
 }
