@@ -23,7 +23,8 @@
 //!   trie ~34 bytes/prefix (numbers in `docs/ip-lists.md`).
 //! - **Scales with the list**: the top array is 64 entries (256 bytes) under
 //!   256 prefixes, 4096 entries (16 KiB) under 16384, and 2^18 (IPv4, 1 MiB)
-//!   or 2^16 (IPv6, 256 KiB) above, so dozens of small lists stay cheap.
+//!   or 2^16 (IPv6, 256 KiB) above; IPv6 tables of 131,072 prefixes or more
+//!   take 2^20 (4 MiB, a node hop less). Dozens of small lists stay cheap.
 //! - **One structure for both families**, generic over the key width. A
 //!   sorted-range array with binary search was the IPv6 alternative: as
 //!   compact, but ~19 dependent probes for 200k prefixes against three or

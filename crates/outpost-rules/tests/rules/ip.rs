@@ -162,6 +162,63 @@ fn large_tables_match_the_linear_scan() {
     check_many(&list, &probes);
 }
 
+/// From 131,072 prefixes IPv6 tables take a 20-bit top array: that class
+/// against a reference that probes every length in a hash set (a linear
+/// scan per probe would take minutes in a debug build). Half the prefixes
+/// crowd under 2001::/16, so paths run deep below the top array.
+#[test]
+fn huge_ipv6_tables_match_a_reference() {
+    use std::collections::HashSet;
+    let mask = |a: u128, len: u8| a & u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+    let mut s = 11;
+    let mut set = HashSet::new();
+    let mut prefixes = Vec::new();
+    const LENS: [u8; 12] = [0, 12, 19, 20, 24, 29, 32, 38, 44, 48, 64, 128];
+    while prefixes.len() < 140_000 {
+        let r = splitmix(&mut s);
+        let len = if r % 4 == 0 {
+            (r >> 8) as u8 % 129
+        } else {
+            LENS[(r >> 8) as usize % LENS.len()]
+        };
+        let hi = u128::from(splitmix(&mut s)) << 64 | u128::from(r);
+        let a = if r % 2 == 0 {
+            (0x2001u128 << 112) | (hi >> 16)
+        } else {
+            hi
+        };
+        let a = mask(a, len);
+        if set.insert((a, len)) {
+            prefixes.push(Cidr::new(IpAddr::V6(a.into()), len).unwrap());
+        }
+    }
+    let list = IpList::new(prefixes.iter().copied());
+    let mut probes: Vec<IpAddr> = prefixes
+        .iter()
+        .step_by(13)
+        .flat_map(|&c| boundaries(c))
+        .collect();
+    for _ in 0..20_000 {
+        let hi = u128::from(splitmix(&mut s)) << 64 | u128::from(splitmix(&mut s));
+        probes.push(IpAddr::V6(hi.into()));
+        probes.push(IpAddr::V6(((0x2001u128 << 112) | (hi >> 16)).into()));
+    }
+    for &p in &probes {
+        let IpAddr::V6(v6) = p else { unreachable!() };
+        // Mapped addresses are looked up as IPv4; the IPv6 set has none of them.
+        if v6.to_ipv4_mapped().is_some() {
+            continue;
+        }
+        let a = u128::from(v6);
+        let want = (0..=128u8)
+            .rev()
+            .find(|&l| set.contains(&(mask(a, l), l)))
+            .map(|l| Cidr::new(IpAddr::V6(mask(a, l).into()), l).unwrap());
+        assert_eq!(list.longest_match(p), want, "longest_match({p})");
+    }
+    check_many(&list, &probes);
+}
+
 #[test]
 fn empty_and_default_lists_match_nothing() {
     for list in [IpList::new([]), IpList::default()] {
