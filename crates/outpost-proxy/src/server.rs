@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -388,10 +388,9 @@ async fn connection(
         None => {
             // HTTP/2 with prior knowledge opens with the connection
             // preface; its writes are coalesced as over TLS.
-            let prior_knowledge =
-                tokio::time::timeout(timeouts.header_read, opens_with_h2_preface(&stream)).await;
-            let Ok(h2) = prior_knowledge else {
-                tracing::debug!(%peer, "nothing received within the header read timeout");
+            let peek = tokio::time::timeout(timeouts.header_read, opens_with_h2_preface(&stream));
+            let Some(Ok(h2)) = unless_draining(&drain, peek).await else {
+                tracing::debug!(%peer, "nothing received within the header read timeout, or draining");
                 ctx.open.dec();
                 return;
             };
@@ -412,8 +411,9 @@ async fn connection(
         Some(sc) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(sc);
             let io = Coalesce::new(IdleIo::new(stream, timeouts.idle));
-            match tokio::time::timeout(timeouts.header_read, acceptor.accept(io)).await {
-                Ok(Ok(mut tls)) => {
+            let handshake = tokio::time::timeout(timeouts.header_read, acceptor.accept(io));
+            match unless_draining(&drain, handshake).await {
+                Some(Ok(Ok(mut tls))) => {
                     // HTTP/2: the records of one pass over the connection
                     // leave together (see `coalesce`).
                     let polls = PollCount::default();
@@ -434,12 +434,23 @@ async fn connection(
                     };
                     serve(tls, info, &ctx.shared, builder, drain, polls).await;
                 }
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                Some(Ok(Err(e))) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Some(Err(_)) => tracing::debug!(%peer, "TLS handshake timed out"),
+                None => tracing::debug!(%peer, "draining: TLS handshake abandoned"),
             }
         }
     }
     ctx.open.dec();
+}
+
+/// Runs `fut` unless the listener starts draining first (`None` then): a
+/// connection that has not sent a request yet is not waited for.
+async fn unless_draining<F: Future>(drain: &watch::Receiver<bool>, fut: F) -> Option<F::Output> {
+    let mut rx = drain.clone();
+    tokio::select! {
+        out = fut => Some(out),
+        Ok(_) = rx.wait_for(|d| *d) => None,
+    }
 }
 
 /// Whether the first bytes the client sent are the start of the HTTP/2

@@ -177,3 +177,31 @@ async fn graceful_shutdown_completes_in_flight_requests() {
         "no longer accepting"
     );
 }
+
+/// A connection that has sent nothing yet (plain, and TLS before its
+/// handshake) is not waited for by a graceful shutdown, however long the
+/// header read timeout.
+#[tokio::test]
+async fn shutdown_does_not_wait_for_silent_connections() {
+    let origin = Origin::echo().await;
+    let dir = tempfile::tempdir().unwrap();
+    make_cert(dir.path(), "a", &["a.test"]);
+    let toml = proxy_config(origin.addr, "", "[timeouts]\nheader_read = \"30s\"")
+        + "[[listeners]]\nname = \"tls\"\naddress = \"127.0.0.1:0\"\n\
+           [listeners.tls]\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n";
+    let op = Outpost::start_in(&toml, dir).await;
+    let _plain = tokio::net::TcpStream::connect(op.addr("main").await)
+        .await
+        .unwrap();
+    let _tls = tokio::net::TcpStream::connect(op.addr("tls").await)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    assert!(op.server.shutdown(Duration::from_secs(10)).await);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "shutdown waited {:?}",
+        started.elapsed()
+    );
+}
