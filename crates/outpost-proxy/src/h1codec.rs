@@ -453,13 +453,12 @@ impl ChunkedDecoder {
         }
         let colon = memchr::memchr(b':', &line).ok_or(BAD)?;
         let name = HeaderName::from_bytes(&line[..colon]).map_err(|_| BAD)?;
-        let value = line.slice(colon + 1..);
-        let start = value.iter().position(|b| !matches!(b, b' ' | b'\t'));
-        let end = value.iter().rposition(|b| !matches!(b, b' ' | b'\t'));
-        let value = match (start, end) {
-            (Some(a), Some(b)) => value.slice(a..b + 1),
-            _ => Bytes::new(),
-        };
+        // Optional whitespace (SP, HTAB only) around the value.
+        let ows = |b: &u8| matches!(b, b' ' | b'\t');
+        let v = &line[colon + 1..];
+        let start = v.iter().position(|b| !ows(b)).unwrap_or(v.len());
+        let end = v.iter().rposition(|b| !ows(b)).map_or(start, |e| e + 1);
+        let value = line.slice_ref(&v[start..end]);
         let value = HeaderValue::from_maybe_shared(value).map_err(|_| BAD)?;
         if !forbidden_trailer(&name) {
             self.trailers

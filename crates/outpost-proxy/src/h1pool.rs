@@ -179,15 +179,16 @@ impl H1Pool {
     }
 
     fn checkout(&self) -> Option<H1Conn> {
+        let now = Instant::now();
         loop {
             let (mut i, surplus) = {
                 let mut idle = self.lock_idle();
                 let i = idle.pop_back()?;
-                (i, self.trim(&mut idle, Instant::now()))
+                (i, self.trim(&mut idle, now))
             };
             // Dropped outside the lock: closing a socket is a system call.
             drop(surplus);
-            if i.since.elapsed() < self.idle_timeout && !i.conn.unusable() {
+            if now.saturating_duration_since(i.since) < self.idle_timeout && !i.conn.unusable() {
                 return Some(i.conn);
             }
         }
@@ -212,11 +213,18 @@ impl H1Pool {
     /// `max_idle` and it has waited [`SURPLUS_LINGER`]; one per call, so
     /// a checkin or checkout never closes more than one socket.
     fn trim(&self, idle: &mut VecDeque<Idle>, now: Instant) -> Option<Idle> {
-        let oldest = idle.front()?;
-        let expired = now.saturating_duration_since(oldest.since) >= SURPLUS_LINGER;
-        (idle.len() > self.max_idle && expired)
-            .then(|| idle.pop_front())
-            .flatten()
+        let waited = now.saturating_duration_since(idle.front()?.since);
+        if self.surplus(idle.len(), waited) {
+            idle.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Whether the oldest of `parked` connections, parked for `waited`, is
+    /// one too many and has lingered long enough to close.
+    fn surplus(&self, parked: usize, waited: Duration) -> bool {
+        parked > self.max_idle && waited >= SURPLUS_LINGER
     }
 
     /// Closes parked connections idle past `idle_timeout`, and those above
@@ -229,8 +237,7 @@ impl H1Pool {
             let mut closed = Vec::new();
             while let Some(oldest) = idle.front() {
                 let waited = now.saturating_duration_since(oldest.since);
-                let surplus = idle.len() > self.max_idle && waited >= SURPLUS_LINGER;
-                if !surplus && waited < self.idle_timeout {
+                if !self.surplus(idle.len(), waited) && waited < self.idle_timeout {
                     break;
                 }
                 closed.extend(idle.pop_front());
