@@ -58,9 +58,16 @@ impl Key for u32 {
 impl Key for u128 {
     const TOP_BITS_LARGE: u32 = 16;
     const TOP_BITS_HUGE: u32 = 20;
+    /// Chunks inside the top 64 bits (every level above /64, where nearly
+    /// all IPv6 prefixes end) shift one `u64`, not a `u128` pair.
     #[inline(always)]
     fn chunk(self, off: u32, width: u32) -> usize {
-        ((self << off) >> (Self::BITS - width)) as usize
+        if off + width <= 64 {
+            let high = (self >> 64) as u64;
+            ((high << off) >> (64 - width)) as usize
+        } else {
+            ((self << off) >> (Self::BITS - width)) as usize
+        }
     }
 }
 
@@ -146,8 +153,29 @@ impl<K: Key> Poptrie<K> {
     }
 
     /// The longest prefix holding `key`, as its length plus one, or [`NONE`].
-    #[inline(always)]
+    #[inline]
     pub(crate) fn lookup(&self, key: K) -> u8 {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the callee only enables POPCNT, which this CPU has
+            // (checked just above; the answer is cached after the first call).
+            #[allow(unsafe_code)]
+            return unsafe { self.lookup_popcnt(key) };
+        }
+        self.lookup_with(key)
+    }
+
+    /// [`lookup`](Self::lookup) compiled with the POPCNT instruction: x86-64
+    /// without `-C target-cpu` counts bits in about 20 instructions, a
+    /// fifth of a whole IPv4 lookup.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    fn lookup_popcnt(&self, key: K) -> u8 {
+        self.lookup_with(key)
+    }
+
+    #[inline(always)]
+    fn lookup_with(&self, key: K) -> u8 {
         let Some(&entry) = self.top.get(key.chunk(0, self.top_bits)) else {
             return NONE;
         };
@@ -163,32 +191,67 @@ impl<K: Key> Poptrie<K> {
         }
     }
 
-    /// `lookup` of each key, for `N` keys at once: every level's memory
-    /// reads are issued for all keys before any is needed, so cache misses
-    /// overlap instead of queueing behind each other.
+    /// `lookup` of each key, for `N` (at most 64) keys at once, level by
+    /// level: every level's reads are prefetched for all keys before the
+    /// first is used, so the cache misses of `N` lookups overlap, and the
+    /// branchy step code then runs on lines already in L1 (a mispredicted
+    /// branch no longer throws away loads in flight).
+    #[inline]
     pub(crate) fn lookup_many<const N: usize>(&self, keys: &[K; N]) -> [u8; N] {
-        let mut out = [NONE; N];
-        // (node index, bit offset) per key; index usize::MAX once answered.
-        let mut at = [(usize::MAX, 0); N];
-        for ((key, out), at) in keys.iter().zip(&mut out).zip(&mut at) {
-            match self.top.get(key.chunk(0, self.top_bits)).copied() {
-                Some(e) if e & LEAF == 0 => *at = (e as usize, self.top_bits),
-                Some(e) => *out = e as u8,
-                None => {}
-            }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: as in `lookup`: POPCNT is present.
+            #[allow(unsafe_code)]
+            return unsafe { self.lookup_many_popcnt(keys) };
         }
-        let mut more = true;
-        while more {
-            more = false;
-            for ((key, out), at) in keys.iter().zip(&mut out).zip(&mut at) {
-                if at.0 == usize::MAX {
-                    continue;
-                }
-                match self.step(*key, at.0, at.1) {
-                    Ok(next) => (*at, more) = (next, true),
-                    Err(leaf) => (*out, at.0) = (leaf, usize::MAX),
+        self.lookup_many_with(keys)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    fn lookup_many_popcnt<const N: usize>(&self, keys: &[K; N]) -> [u8; N] {
+        self.lookup_many_with(keys)
+    }
+
+    #[inline(always)]
+    fn lookup_many_with<const N: usize>(&self, keys: &[K; N]) -> [u8; N] {
+        const { assert!(N <= 64, "one bit per key in a u64") };
+        let mut out = [NONE; N];
+        // (node index, bit offset) of each key still going down.
+        let mut at = [(0u32, 0u32); N];
+        for key in keys {
+            prefetch(&self.top, key.chunk(0, self.top_bits));
+        }
+        let mut pending = 0u64;
+        for (i, ((key, out), at)) in keys.iter().zip(&mut out).zip(&mut at).enumerate() {
+            let entry = self.top.get(key.chunk(0, self.top_bits)).map_or(LEAF, |&e| e);
+            // A leaf entry is the answer; a node entry's low byte is
+            // overwritten when its walk ends.
+            *out = entry as u8;
+            *at = (entry, self.top_bits);
+            prefetch(&self.nodes, (entry & !LEAF) as usize);
+            pending |= u64::from(entry & LEAF == 0) << i;
+        }
+        while pending != 0 {
+            let mut next = 0;
+            let mut left = pending;
+            while left != 0 {
+                let i = left.trailing_zeros() as usize;
+                left &= left - 1;
+                let (Some(key), Some(out), Some(at)) = (keys.get(i), out.get_mut(i), at.get_mut(i))
+                else {
+                    break;
+                };
+                match self.step(*key, at.0 as usize, at.1) {
+                    Ok((idx, off)) => {
+                        *at = (idx as u32, off);
+                        prefetch(&self.nodes, idx);
+                        next |= 1 << i;
+                    }
+                    Err(leaf) => *out = leaf,
                 }
             }
+            pending = next;
         }
         out
     }
@@ -236,6 +299,28 @@ impl<K: Key> Poptrie<K> {
             + self.nodes.capacity() * size_of::<Node>()
             + self.leaves.capacity()
     }
+}
+
+/// Asks the CPU to bring `slice[i]` (the last element if `i` is past the
+/// end) towards L1 without waiting for it. A hint only: it changes no value
+/// and never faults, and it has no branch, so a hard-to-predict index costs
+/// nothing.
+#[inline(always)]
+fn prefetch<T>(slice: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let at = slice.as_ptr().wrapping_add(i.min(slice.len().saturating_sub(1)));
+        // SAFETY: `_mm_prefetch` (SSE, in every x86-64 baseline) reads
+        // nothing into the program and does not fault on any address,
+        // dangling (an empty slice) included.
+        #[allow(unsafe_code)]
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(at.cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (slice, i);
 }
 
 /// Prefixes from which a table takes [`Key::TOP_BITS_HUGE`]. 131,072.

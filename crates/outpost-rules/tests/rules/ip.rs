@@ -447,3 +447,28 @@ fn lone_long_prefixes_and_addresses_off_their_path() {
         check(&list, &prefixes, ip(probe));
     }
 }
+
+/// `contains_many` writes as far as the shorter of its two slices goes,
+/// across batch boundaries, whichever of the two is longer.
+#[test]
+fn contains_many_stops_at_the_shorter_slice() {
+    let list = IpList::new([cidr("10.0.0.0/8"), cidr("2001:db8::/32")]);
+    let ips: Vec<IpAddr> = (0..70u32)
+        .map(|i| match i % 3 {
+            0 => IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | i)),
+            1 => IpAddr::V6(Ipv6Addr::from(0x2001_0db8u128 << 96 | u128::from(i))),
+            _ => IpAddr::V4(Ipv4Addr::from(0x0b00_0000 | i)),
+        })
+        .collect();
+    let mut long = vec![true; 100];
+    list.contains_many(&ips, &mut long);
+    for (i, &got) in long.iter().enumerate() {
+        let want = if i < ips.len() { i % 3 != 2 } else { true };
+        assert_eq!(got, want, "out[{i}] with a longer output");
+    }
+    let mut short = vec![false; 40];
+    list.contains_many(&ips, &mut short);
+    for (i, &got) in short.iter().enumerate() {
+        assert_eq!(got, i % 3 != 2, "out[{i}] with a shorter output");
+    }
+}
