@@ -327,6 +327,8 @@ impl IpList {
     /// run in batches of 32 whose cache misses overlap.
     pub fn contains_many(&self, ips: &[IpAddr], out: &mut [bool]) {
         for (ips, out) in ips.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+            let n = ips.len().min(out.len());
+            let out = &mut out[..n];
             let mut v4 = [0u32; BATCH];
             let mut v6 = [0u128; BATCH];
             // Bit `i` set: `ips[i]` is IPv6 (after unmapping).
@@ -337,19 +339,22 @@ impl IpList {
                     Addr::V6(a) => (v6[i], is6) = (a, is6 | 1 << i),
                 }
             }
-            // Skip a family absent from the batch: its lookups would be wasted.
+            if is6 == 0 {
+                let r4 = self.v4.trie.lookup_many(&v4);
+                for (out, r) in out.iter_mut().zip(r4) {
+                    *out = r != NONE;
+                }
+                continue;
+            }
+            // Skip the IPv4 lookups if the batch has no IPv4 address.
             let all = u64::MAX >> (64 - ips.len());
             let r4 = if is6 != all {
                 self.v4.trie.lookup_many(&v4)
             } else {
                 [NONE; BATCH]
             };
-            let r6 = if is6 != 0 {
-                self.v6.trie.lookup_many(&v6)
-            } else {
-                [NONE; BATCH]
-            };
-            for (i, out) in out.iter_mut().enumerate().take(ips.len()) {
+            let r6 = self.v6.trie.lookup_many(&v6);
+            for (i, out) in out.iter_mut().enumerate() {
                 let hit = if is6 >> i & 1 == 0 { r4[i] } else { r6[i] };
                 *out = hit != NONE;
             }

@@ -217,18 +217,19 @@ impl<K: Key> Poptrie<K> {
     fn lookup_many_with<const N: usize>(&self, keys: &[K; N]) -> [u8; N] {
         const { assert!(N <= 64, "one bit per key in a u64") };
         let mut out = [NONE; N];
-        // (node index, bit offset) of each key still going down.
-        let mut at = [(0u32, 0u32); N];
+        // Node index and bit offset of each key still going down.
+        let mut idx = [0u32; N];
+        let mut off = [self.top_bits; N];
         for key in keys {
             prefetch(&self.top, key.chunk(0, self.top_bits));
         }
         let mut pending = 0u64;
-        for (i, ((key, out), at)) in keys.iter().zip(&mut out).zip(&mut at).enumerate() {
+        for (i, ((key, out), idx)) in keys.iter().zip(&mut out).zip(&mut idx).enumerate() {
             let entry = self.top.get(key.chunk(0, self.top_bits)).map_or(LEAF, |&e| e);
             // A leaf entry is the answer; a node entry's low byte is
             // overwritten when its walk ends.
             *out = entry as u8;
-            *at = (entry, self.top_bits);
+            *idx = entry;
             prefetch(&self.nodes, (entry & !LEAF) as usize);
             pending |= u64::from(entry & LEAF == 0) << i;
         }
@@ -236,19 +237,16 @@ impl<K: Key> Poptrie<K> {
             let mut next = 0;
             let mut left = pending;
             while left != 0 {
-                let i = left.trailing_zeros() as usize;
+                // `i < N`: only bits below N are ever set.
+                let i = left.trailing_zeros() as usize % N;
                 left &= left - 1;
-                let (Some(key), Some(out), Some(at)) = (keys.get(i), out.get_mut(i), at.get_mut(i))
-                else {
-                    break;
-                };
-                match self.step(*key, at.0 as usize, at.1) {
-                    Ok((idx, off)) => {
-                        *at = (idx as u32, off);
-                        prefetch(&self.nodes, idx);
+                match self.step(keys[i], idx[i] as usize, off[i]) {
+                    Ok((to, at)) => {
+                        (idx[i], off[i]) = (to as u32, at);
+                        prefetch(&self.nodes, to);
                         next |= 1 << i;
                     }
-                    Err(leaf) => *out = leaf,
+                    Err(leaf) => out[i] = leaf,
                 }
             }
             pending = next;

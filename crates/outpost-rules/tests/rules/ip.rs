@@ -471,4 +471,12 @@ fn contains_many_stops_at_the_shorter_slice() {
     for (i, &got) in short.iter().enumerate() {
         assert_eq!(got, i % 3 != 2, "out[{i}] with a shorter output");
     }
+    // IPv4 only (a separate path), with the last batch partly filled.
+    let v4: Vec<IpAddr> = ips.iter().copied().filter(IpAddr::is_ipv4).collect();
+    let mut long = vec![true; 100];
+    list.contains_many(&v4, &mut long);
+    for (i, &got) in long.iter().enumerate() {
+        let want = v4.get(i).is_none_or(|&ip| list.contains(ip));
+        assert_eq!(got, want, "out[{i}] of IPv4 only with a longer output");
+    }
 }
