@@ -39,9 +39,11 @@
 //! it (every x86-64 CPU since 2008); the baseline target counts bits in ~20
 //! instructions, which made up a fifth of an IPv4 lookup. These are the
 //! crate's only `unsafe` blocks (the prefetch hint and the two calls into
-//! the POPCNT copies), each next to its reason. Building sorts the prefixes (O(n log n)) and visits each once per
-//! level it crosses: ~0.15 s for 1M IPv4 prefixes. Tables are read-only: a
-//! changed list is rebuilt and swapped in whole.
+//! the POPCNT copies), each next to its reason.
+//!
+//! Building sorts the prefixes (O(n log n)) and visits each once per level
+//! it crosses: ~0.1 s for 1M IPv4 prefixes. Tables are read-only: a changed
+//! list is rebuilt and swapped in whole.
 //!
 //! # IPv4-mapped IPv6
 //!
