@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use hashbrown::HashMap;
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, TRAILER};
 use tokio::sync::watch;
 
 use crate::cache::{CacheRequest, Core};
@@ -360,6 +360,12 @@ impl FillWriter {
                 return Err(reason);
             }
         };
+        // Trailers are not stored (RFC 9110 §6.5.1 lets a recipient drop
+        // them), so neither is the field announcing them: coalesced readers
+        // and later hits get the body without them. The fetching client
+        // still gets the origin's trailers and its `Trailer` field.
+        let mut head = head.clone();
+        head.headers.remove(TRAILER);
         let published = Published {
             head: Arc::new(head.clone()),
             variant: variant.clone(),
@@ -374,7 +380,7 @@ impl FillWriter {
             tags,
         };
         self.state = WriterState::Buffering(Box::new(Buffered {
-            head: head.clone(),
+            head,
             meta,
             bytes: 0,
         }));

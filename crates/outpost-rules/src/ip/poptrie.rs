@@ -225,7 +225,10 @@ impl<K: Key> Poptrie<K> {
         }
         let mut pending = 0u64;
         for (i, ((key, out), idx)) in keys.iter().zip(&mut out).zip(&mut idx).enumerate() {
-            let entry = self.top.get(key.chunk(0, self.top_bits)).map_or(LEAF, |&e| e);
+            let entry = self
+                .top
+                .get(key.chunk(0, self.top_bits))
+                .map_or(LEAF, |&e| e);
             // A leaf entry is the answer; a node entry's low byte is
             // overwritten when its walk ends.
             *out = entry as u8;
@@ -307,7 +310,9 @@ impl<K: Key> Poptrie<K> {
 fn prefetch<T>(slice: &[T], i: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        let at = slice.as_ptr().wrapping_add(i.min(slice.len().saturating_sub(1)));
+        let at = slice
+            .as_ptr()
+            .wrapping_add(i.min(slice.len().saturating_sub(1)));
         // SAFETY: `_mm_prefetch` (SSE, in every x86-64 baseline) reads
         // nothing into the program and does not fault on any address,
         // dangling (an empty slice) included.
