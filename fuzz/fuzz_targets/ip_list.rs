@@ -1,7 +1,7 @@
 //! Any bytes as an IP list file: parsing must never panic, every bad line
 //! must carry a line number and a bounded message, and the table built from
 //! the good entries must agree with a linear scan on addresses at and around
-//! each entry's edges.
+//! each entry's edges (and their IPv4-mapped forms), one by one and batched.
 #![no_main]
 
 use std::net::IpAddr;
@@ -47,11 +47,23 @@ fuzz_target!(|data: &[u8]| {
     // The reference is quadratic: keep the check to small lists.
     let entries = &good[..good.len().min(256)];
     let list = IpList::new(entries.iter().copied());
+    let mut all = Vec::new();
     for &c in entries {
         for ip in probes(c) {
             let want = reference(entries, ip);
             assert_eq!(list.longest_match(ip), want, "{ip}");
             assert_eq!(list.contains(ip), want.is_some(), "{ip}");
+            all.push(ip);
+            // The mapped form of an IPv4 probe, so batches mix families.
+            if let IpAddr::V4(a) = ip {
+                all.push(IpAddr::V6(a.to_ipv6_mapped()));
+            }
         }
+    }
+    // Batched lookups (32 at a time, partial last batch) agree too.
+    let mut many = vec![false; all.len()];
+    list.contains_many(&all, &mut many);
+    for (&ip, &got) in all.iter().zip(&many) {
+        assert_eq!(got, reference(entries, ip).is_some(), "contains_many({ip})");
     }
 });
