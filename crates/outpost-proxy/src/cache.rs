@@ -387,15 +387,20 @@ impl Ctx<'_, '_> {
         let head = ResponseHead::new(resp.status(), resp.headers().clone());
         status.fwd_status = Some(resp.status().as_u16());
         status.stored = writer.start(&head, times).is_ok();
-        if !status.stored {
+        // The origin was asked for the whole response; the client's own
+        // conditionals and Range apply to it as to a stored one, whether or
+        // not it is stored. What the client does not take is read into the
+        // fill in the background (when there is one).
+        let served = self.cache().serve_streaming(&self.creq, &head);
+        if !status.stored && served.body == BodyPlan::Full {
             return mark(resp, status, self.p, outcome);
         }
-        // The origin was asked for the whole response; the client's own
-        // conditionals and Range apply to it as to a stored one. What the
-        // client does not take is read into the fill in the background.
-        let served = self.cache().serve_streaming(&self.creq, &head);
         let (mut parts, body) = resp.into_parts();
-        let tee = TeeBody::new(body, writer, self.limit());
+        let tee = if status.stored {
+            TeeBody::new(body, writer, self.limit())
+        } else {
+            TeeBody::without_fill(body)
+        };
         let body = match served.body {
             BodyPlan::Full => OutBody::Tee(Box::new(tee)),
             BodyPlan::Range(r) => OutBody::Tee(Box::new(tee.window(r))),

@@ -112,6 +112,19 @@ impl TeeBody {
         }
     }
 
+    /// An origin body that is not stored, only windowed (with
+    /// [`window`](Self::window)) to the client's `Range`: nothing is read
+    /// past what the client takes.
+    pub fn without_fill(inner: OutBody) -> Self {
+        TeeBody {
+            inner,
+            writer: None,
+            pushed: 0,
+            limit: 0,
+            range: None,
+        }
+    }
+
     /// Sends the client only these body bytes; the fill still gets all of
     /// them (the rest in the background once the range is sent).
     pub fn window(mut self, range: Range<u64>) -> Self {

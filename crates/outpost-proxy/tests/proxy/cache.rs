@@ -491,6 +491,49 @@ async fn a_miss_with_range_or_conditionals_gets_its_answer_and_still_fills() {
     assert_eq!(origin.hits(), 2);
 }
 
+/// A response that is not stored (`private`) still answers the client's
+/// own request: the cache asked the origin without the client's `Range`
+/// and conditionals, so it applies them itself, as for a stored response.
+#[tokio::test]
+async fn a_response_not_stored_still_answers_the_clients_range_and_conditionals() {
+    let expected = letters();
+    let origin = Origin::start(move |req: Request<Incoming>| async move {
+        assert!(req.headers().get("range").is_none());
+        assert!(req.headers().get("if-none-match").is_none());
+        Response::builder()
+            .header("cache-control", "private, max-age=60")
+            .header("etag", "\"v1\"")
+            .body(full(letters()))
+            .unwrap()
+    })
+    .await;
+    let op = Outpost::start(&config(origin.addr, "", "")).await;
+    let url = op.url("main", "/private").await;
+
+    let (status, h, got) = get_with(&url, &[("range", "bytes=10-19")]).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(h["content-range"], "bytes 10-19/100000");
+    assert_eq!(got, expected.as_bytes()[10..20]);
+    let cs = cache_status(&h);
+    assert!(
+        cs.contains("fwd=uri-miss") && !cs.contains("stored"),
+        "{cs}"
+    );
+
+    let (status, _, got) = get_with(&url, &[("range", "bytes=-5")]).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(got, expected.as_bytes()[99_995..]);
+    let (status, _, got) = get_with(&url, &[("if-none-match", "\"v1\"")]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(got.is_empty());
+    // Without either, the whole response, as before.
+    let (status, h, got) = get_with(&url, &[("if-none-match", "\"v0\"")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, expected.as_bytes());
+    assert_eq!(h["content-length"], "100000");
+    assert_eq!(origin.hits(), 4, "nothing was stored");
+}
+
 #[tokio::test]
 async fn head_and_range_requests_are_answered_from_the_stored_object() {
     let origin = fixed(
