@@ -391,6 +391,9 @@ impl Ctx<'_, '_> {
         // conditionals and Range apply to it as to a stored one, whether or
         // not it is stored. What the client does not take is read into the
         // fill in the background (when there is one).
+        if !status.stored && !asks_for_part(&self.creq) {
+            return mark(resp, status, self.p, outcome);
+        }
         let served = self.cache().serve_streaming(&self.creq, &head);
         if !status.stored && served.body == BodyPlan::Full {
             return mark(resp, status, self.p, outcome);
@@ -658,6 +661,17 @@ impl Resume {
 }
 
 /// The first byte position of a `Content-Range: bytes first-last/len`.
+/// Whether the answer to `req` may be other than the whole response: a
+/// `HEAD`, a `Range` or a conditional. A response that is not stored skips
+/// the answer logic (and its header copy) otherwise.
+fn asks_for_part(req: &CacheRequest) -> bool {
+    let h = req.headers();
+    req.method() == http::Method::HEAD
+        || h.contains_key(header::RANGE)
+        || h.contains_key(header::IF_NONE_MATCH)
+        || h.contains_key(header::IF_MODIFIED_SINCE)
+}
+
 fn range_start(h: &HeaderMap) -> Option<u64> {
     let v = h.get(header::CONTENT_RANGE)?.to_str().ok()?;
     let rest = v.strip_prefix("bytes ")?;
