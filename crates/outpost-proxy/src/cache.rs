@@ -660,7 +660,6 @@ impl Resume {
     }
 }
 
-/// The first byte position of a `Content-Range: bytes first-last/len`.
 /// Whether the answer to `req` may be other than the whole response: a
 /// `HEAD`, a `Range` or a conditional. A response that is not stored skips
 /// the answer logic (and its header copy) otherwise.
@@ -672,6 +671,7 @@ fn asks_for_part(req: &CacheRequest) -> bool {
         || h.contains_key(header::IF_MODIFIED_SINCE)
 }
 
+/// The first byte position of a `Content-Range: bytes first-last/len`.
 fn range_start(h: &HeaderMap) -> Option<u64> {
     let v = h.get(header::CONTENT_RANGE)?.to_str().ok()?;
     let rest = v.strip_prefix("bytes ")?;
