@@ -296,14 +296,7 @@ fn parse_error_text(e: httparse::Error) -> &'static str {
 /// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 only
 /// with `Connection: keep-alive`.
 fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
-    let has = |token: &str| {
-        headers.get_all(CONNECTION).iter().any(|v| {
-            v.to_str()
-                .unwrap_or("")
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case(token))
-        })
-    };
+    let has = |token| crate::headers::has_token(headers, &CONNECTION, token);
     if version == Version::HTTP_10 {
         has("keep-alive")
     } else {

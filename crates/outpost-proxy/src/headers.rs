@@ -22,17 +22,7 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// other transfer codings in `TE` are dropped; `Trailer` is end-to-end and
 /// stays (an HTTP/1.1 client gets only the trailer fields it names).
 pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
-    let te_trailers = h.get_all(header::TE).iter().any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',').any(|t| {
-                t.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("trailers")
-            })
-        })
-    });
+    let te_trailers = has_token(h, &header::TE, "trailers");
     if let Some(conn) = h.get(header::CONNECTION) {
         // Names listed in Connection are hop-by-hop for this message.
         let listed: Vec<HeaderName> = conn
@@ -70,13 +60,19 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
 
 /// True when a request asks to switch protocols (`Connection: upgrade` + `Upgrade`).
 pub fn is_upgrade_request(h: &HeaderMap) -> bool {
-    h.contains_key(header::UPGRADE)
-        && h.get_all(header::CONNECTION).iter().any(|v| {
-            v.to_str()
-                .unwrap_or("")
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    h.contains_key(header::UPGRADE) && has_token(h, &header::CONNECTION, "upgrade")
+}
+
+/// Whether any `name` field of `h` lists `token` (compared without case;
+/// parameters such as `;q=1` ignored), as in `Connection: keep-alive,
+/// upgrade` or `TE: gzip, trailers;q=1`.
+pub fn has_token(h: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    h.get_all(name).iter().any(|v| {
+        v.to_str().unwrap_or("").split(',').any(|t| {
+            let bare = t.split(';').next().unwrap_or("");
+            bare.trim().eq_ignore_ascii_case(token)
         })
+    })
 }
 
 /// Appends the client to `X-Forwarded-For`, and sets `X-Forwarded-Proto`,
