@@ -1047,37 +1047,19 @@ async fn follower_resumes(honor_range: bool) {
 /// without the `Trailer` field that announced them.
 #[tokio::test]
 async fn trailers_reach_the_fetching_client_and_are_not_announced_on_hits() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = tcp.local_addr().unwrap();
     let requests = Arc::new(AtomicUsize::new(0));
     let counted = requests.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = tcp.accept().await {
-            let counted = counted.clone();
-            tokio::spawn(async move {
-                let mut got = Vec::new();
-                let mut buf = [0u8; 4096];
-                loop {
-                    let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        match s.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => got.extend_from_slice(&buf[..n]),
-                        }
-                        continue;
-                    };
-                    got.drain(..end + 4);
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    let reply = "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n\
-                        Trailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n\
-                        5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 42\r\n\r\n";
-                    if s.write_all(reply.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    let (origin, _) = scripted(move |_, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        reply(
+            "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n\
+             Trailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n\
+             5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 42\r\n\r\n",
+            1024,
+            false,
+        )
+    })
+    .await;
     let op = Outpost::start(&config(origin, "", "")).await;
     let url = op.url("main", "/t").await;
 

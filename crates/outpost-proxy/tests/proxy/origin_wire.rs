@@ -3,9 +3,7 @@
 //! responses, connection reuse, and an origin that answers before the
 //! upload is done.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use http::{Method, Request, StatusCode};
@@ -13,69 +11,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::util::*;
-
-/// A scripted reply: the bytes to write (in pieces, with a pause between
-/// them, so heads and chunks arrive split) and whether to close afterwards.
-struct Reply {
-    pieces: Vec<Vec<u8>>,
-    close: bool,
-}
-
-fn reply(bytes: &str, piece: usize, close: bool) -> Reply {
-    Reply {
-        pieces: bytes.as_bytes().chunks(piece).map(<[u8]>::to_vec).collect(),
-        close,
-    }
-}
-
-/// Starts an origin that reads request heads (requests carry no body) and
-/// answers each with `script(method, path)`. Returns its address and the
-/// number of connections it accepted.
-async fn scripted<F>(script: F) -> (SocketAddr, Arc<AtomicUsize>)
-where
-    F: Fn(&str, &str) -> Reply + Send + Sync + 'static,
-{
-    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap();
-    let conns = Arc::new(AtomicUsize::new(0));
-    let counted = conns.clone();
-    let script = Arc::new(script);
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = tcp.accept().await {
-            counted.fetch_add(1, Ordering::SeqCst);
-            let script = script.clone();
-            tokio::spawn(async move {
-                let mut got = Vec::new();
-                let mut buf = [0u8; 4096];
-                loop {
-                    let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        match s.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => got.extend_from_slice(&buf[..n]),
-                        }
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&got[..end]).into_owned();
-                    got.drain(..end + 4);
-                    let mut line = head.split(' ');
-                    let (method, path) = (line.next().unwrap_or(""), line.next().unwrap_or(""));
-                    let r = script(method, path);
-                    for p in &r.pieces {
-                        if s.write_all(p).await.is_err() {
-                            return;
-                        }
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                    if r.close {
-                        let _ = s.shutdown().await;
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (addr, conns)
-}
 
 fn script(method: &str, path: &str) -> Reply {
     match (method, path) {
